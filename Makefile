@@ -1,0 +1,32 @@
+# Two commands for a fresh clone: `make demo` runs an example patch, `make test` runs the tests.
+# Each creates the virtual environment it needs in .venv if it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/patchflow run patches/hello.patch --data-dir :memory:
+	$(BIN)/patchflow run patches/counter.patch --data-dir data
+	$(BIN)/patchflow run patches/counter.patch --data-dir data
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+docs: $(STAMP)
+	$(BIN)/python -m patchflow.docs > docs/objects.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache data

@@ -1,0 +1,71 @@
+"""patchflow: run message-dataflow patches (Pure Data / Max / Patchies style) written as text.
+
+This module is the one public door; `objects` (installed as `patchflow_objects`) and embedding
+programs use only the names in `__all__`.
+"""
+
+from ._version import __version__
+from .api import MEMORY, Patch, RunResult, Session, check_patch_id, resolve_data_dir
+from .box import Box
+from .errors import (
+    ArgumentError,
+    CommandError,
+    MessageError,
+    PatchError,
+    PatchflowError,
+    Problem,
+    RunawayLoop,
+    StorageError,
+)
+from .graph import Graph, build_graph
+from .language import parse_patch
+from .messages import (
+    BANG,
+    UNSET,
+    Field,
+    MessageTemplate,
+    Schema,
+    describe,
+    is_bang,
+    message_type,
+    parse_json5,
+    to_json,
+)
+from .registry import Registry, default_registry
+from .runtime import Hold, Runtime
+
+__all__ = [
+    "BANG",
+    "MEMORY",
+    "UNSET",
+    "Field",
+    "MessageTemplate",
+    "Schema",
+    "describe",
+    "is_bang",
+    "message_type",
+    "parse_json5",
+    "to_json",
+    "ArgumentError",
+    "Box",
+    "CommandError",
+    "Graph",
+    "Hold",
+    "MessageError",
+    "Patch",
+    "PatchError",
+    "PatchflowError",
+    "Problem",
+    "Registry",
+    "RunResult",
+    "Runtime",
+    "RunawayLoop",
+    "Session",
+    "StorageError",
+    "__version__",
+    "build_graph",
+    "check_patch_id",
+    "default_registry",
+    "parse_patch",
+    "resolve_data_dir",
+]

@@ -1,0 +1,242 @@
+"""The embedding API: build a patch from a file or a string, run it, talk to it from Python.
+
+    patch = Patch.from_file("patches/counter.patch")
+    result = patch.run_sync(data_dir=":memory:")          # run until idle, like the CLI
+
+    async with patch.running(data_dir=tmp) as session:    # run while Python drives it
+        seen = session.collect("store")                    # what reaches box `store`
+        await session.send("store", {"type": "get", "key": "count"})
+        await session.idle()
+
+A `Patch` is parsed and checked once; every run builds fresh boxes, so runs never share state
+except through storage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from .graph import Graph, build_graph
+from .language import PatchDecl, parse_patch
+from .registry import Registry
+from .runtime import Runtime
+
+MEMORY = ":memory:"
+_PATCH_ID = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> str:
+    """Where patch storage lives: the argument, else $PATCHFLOW_DATA_DIR, else the user data dir.
+
+    `":memory:"` selects the in-memory backend (nothing is written to disk).
+    """
+    if data_dir is not None:
+        return os.fspath(data_dir)
+    env = os.environ.get("PATCHFLOW_DATA_DIR")
+    if env:
+        return env
+    import platformdirs
+
+    return platformdirs.user_data_dir("patchflow", appauthor=False)
+
+
+def check_patch_id(patch_id: str) -> str:
+    """Return `patch_id` if it can name storage; else raise ValueError saying what is allowed."""
+    if not _PATCH_ID.fullmatch(patch_id) or patch_id.startswith("."):
+        raise ValueError(
+            f"patch id {patch_id!r} cannot name storage: use letters, digits, '_', '.' and '-',"
+            " not starting with a dot (add a `patch ID` line or rename the file)"
+        )
+    return patch_id
+
+
+@attrs.frozen
+class RunResult:
+    """How a run ended: "idle", "timeout", "stopped" or "failed" (strict mode)."""
+
+    reason: str
+    error_count: int
+    failure: BaseException | None = None
+
+
+class Session:
+    """A running patch, driven from Python (see `Patch.running`)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def storage(self) -> Any:
+        """The patch's storage (kv/db) as `[py]` and the storage API see it."""
+        return self.runtime.storage
+
+    def _inlet(self, box_id: str, inlet: int) -> Any:
+        box = self.runtime.graph.box(box_id)
+        if not 0 <= inlet < box.inlets:
+            raise ValueError(f"[{box.text}] has {box.inlets} inlet(s); inlet {inlet} does not exist")
+        return box
+
+    def post(self, box_id: str, message: Any, inlet: int = 0) -> None:
+        """Queue `message` for `box_id`'s inlet as its own cascade; do not wait for it."""
+        box = self._inlet(box_id, inlet)
+        deliver = self.runtime.deliver
+
+        async def event() -> None:
+            await deliver(box, inlet, message)
+
+        self.runtime.post(event)
+
+    async def send(self, box_id: str, message: Any, inlet: int = 0) -> None:
+        """Queue `message` for `box_id`'s inlet and wait until its cascade has completed."""
+        box = self._inlet(box_id, inlet)
+        done = trio.Event()
+        deliver = self.runtime.deliver
+
+        async def event() -> None:
+            try:
+                await deliver(box, inlet, message)
+            finally:
+                done.set()
+
+        self.runtime.post(event)
+        await done.wait()
+
+    def collect(self, box_id: str, inlet: int | None = None) -> list[Any]:
+        """Return a list that fills with every message reaching `box_id` (or one inlet of it).
+
+        Call it before the first `await` in the session to see what loadbangs cause.
+        """
+        box = self.runtime.graph.box(box_id)
+        seen: list[Any] = []
+        original = box.receive
+
+        async def recording_receive(i: int, message: Any) -> None:
+            if inlet is None or i == inlet:
+                seen.append(message)
+            await original(i, message)
+
+        box.receive = recording_receive  # type: ignore[method-assign]
+        return seen
+
+    async def idle(self) -> None:
+        """Wait until no cascade runs, nothing is queued and nothing holds the patch open."""
+        await self.runtime.wait_idle()
+
+    def stop(self) -> None:
+        """End the run after the cascades already queued."""
+        self.runtime.stop()
+
+
+class Patch:
+    """A parsed and checked patch, ready to be run any number of times."""
+
+    def __init__(self, decl: PatchDecl, registry: Registry | None = None) -> None:
+        self.decl = decl
+        self.registry = registry
+        graph = build_graph(decl, registry)  # raises PatchError listing every problem
+        self.id = check_patch_id(graph.patch_id)
+        self.file = decl.file
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], registry: Registry | None = None) -> Patch:
+        """Read and check a `.patch` file; PatchError lists every problem with its position."""
+        path = Path(path)
+        return cls(parse_patch(path.read_text(encoding="utf-8"), str(path)), registry)
+
+    @classmethod
+    def from_string(
+        cls,
+        text: str,
+        file: str = "<string>",
+        patch_id: str | None = None,
+        registry: Registry | None = None,
+        default_id: str | None = None,
+    ) -> Patch:
+        """Check patch text.
+
+        The patch id is `patch_id` if given, else the text's `patch` line, else `default_id`,
+        else `file`'s name without `.patch`.
+        """
+        decl = parse_patch(text, file)
+        if patch_id is not None or (decl.patch_id is None and default_id is not None):
+            decl = attrs.evolve(decl, patch_id=patch_id or default_id)
+        return cls(decl, registry)
+
+    def build(self) -> Graph:
+        """Fresh, wired boxes for one run."""
+        return build_graph(self.decl, self.registry)
+
+    def runtime(
+        self,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        output: Callable[[str], None] | None = None,
+        errors: Callable[[str], None] | None = None,
+        stdin: Iterable[str] | AsyncIterator[str] | None = None,
+        strict: bool = False,
+    ) -> Runtime:
+        """A runtime for one run of this patch (lower level than `run` and `running`)."""
+        directory = resolve_data_dir(data_dir)
+
+        def open_patch_storage() -> Any:
+            from .storage import open_storage
+
+            return open_storage(self.id, directory)
+
+        return Runtime(
+            self.build(),
+            storage_opener=open_patch_storage,
+            output=output,
+            errors=errors,
+            stdin=_as_async_lines(stdin),
+            strict=strict,
+        )
+
+    async def run(
+        self, *, forever: bool = False, timeout: float | None = None, **options: Any
+    ) -> RunResult:
+        """Run until idle (or `timeout` seconds, or for ever); options as for `runtime`."""
+        runtime = self.runtime(**options)
+        reason = await runtime.run(forever=forever, timeout=timeout)
+        return RunResult(reason, runtime.error_count, runtime.failure)
+
+    def run_sync(self, **options: Any) -> RunResult:
+        """`run` from synchronous code (starts its own trio loop)."""
+        return trio.run(lambda: self.run(**options))
+
+    @asynccontextmanager
+    async def running(self, **options: Any) -> AsyncIterator[Session]:
+        """Run the patch for the duration of the `async with` block (it does not stop when idle).
+
+        Loadbangs fire at the block's first checkpoint, so `collect` calls made before any
+        `await` see everything.
+        """
+        runtime = self.runtime(**options)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: runtime.run(forever=True))
+            session = Session(runtime)
+            try:
+                yield session
+            finally:
+                runtime.stop()
+
+
+def _as_async_lines(
+    lines: Iterable[str] | AsyncIterator[str] | None,
+) -> AsyncIterator[str] | None:
+    if lines is None or hasattr(lines, "__anext__"):
+        return lines  # type: ignore[return-value]
+
+    async def iterate() -> AsyncIterator[str]:
+        for line in lines:  # type: ignore[union-attr]
+            yield line
+
+    return iterate()

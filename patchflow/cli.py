@@ -1,0 +1,149 @@
+"""The `patchflow` console script: run, check, help (and `data`, for stored patch data).
+
+Program output goes to standard output, diagnostics to standard error. Exit codes: 0 idle,
+timeout or clean check; 1 a runtime failure that stops the run; 2 patch-file errors or bad
+usage; 130/143 stopped by SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+import trio
+
+from ._version import __version__
+from .api import Patch, resolve_data_dir
+from .errors import PatchError
+from .registry import default_registry
+
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"patchflow: {message}", err=True)
+    sys.exit(code)
+
+
+def load_patch_or_exit(path: str) -> Patch:
+    """Read and check a patch (`-` is standard input); on problems print them and exit 2."""
+    try:
+        if path == "-":
+            return Patch.from_string(sys.stdin.read(), file="<stdin>", default_id="stdin")
+        if not Path(path).is_file():
+            _fail(f"no patch file {path!r}")
+        return Patch.from_file(path)
+    except PatchError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_USAGE)
+    except ValueError as exc:  # patch id that cannot name storage, undecodable text
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot read {path!r}: {exc.strerror or exc}")
+    raise AssertionError("unreachable")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="patchflow")
+def main() -> None:
+    """Run message-dataflow patches written as text (.patch files)."""
+
+
+@main.command()
+@click.argument("patch", metavar="PATCH")
+@click.option(
+    "--data-dir",
+    metavar="DIR",
+    help="Where patch storage lives (default: $PATCHFLOW_DATA_DIR, else the user data "
+    "directory). ':memory:' keeps storage in memory for this run only.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Stop after this long even if not idle (a clean stop, exit 0).",
+)
+@click.option("--forever", is_flag=True, help="Do not stop when idle.")
+@click.option("--strict", is_flag=True, help="Stop with exit 1 at the first runtime error.")
+def run(
+    patch: str, data_dir: str | None, timeout: float | None, forever: bool, strict: bool
+) -> None:
+    """Run PATCH until it is idle (PATCH may be '-' for standard input).
+
+    Idle means no cascade running, no message queued, no pending [delay], no running [metro]
+    and no open [stdin]. Ctrl-C and SIGTERM stop cleanly (exit 130 / 143).
+    """
+    loaded = load_patch_or_exit(patch)
+    runtime = loaded.runtime(data_dir=resolve_data_dir(data_dir), strict=strict)
+    code = trio.run(_run_until_done, runtime, forever, timeout)
+    sys.exit(code)
+
+
+async def _run_until_done(runtime, forever: bool, timeout: float | None) -> int:  # noqa: ANN001
+    stopped_by: list[int] = []
+    async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as run_scope:
+
+            async def watch_signals() -> None:
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        stopped_by.append(signum)
+                        run_scope.cancel()
+                        return
+
+            nursery.start_soon(watch_signals)
+            reason = await runtime.run(forever=forever, timeout=timeout)
+        nursery.cancel_scope.cancel()
+    if stopped_by:
+        return SIGNAL_EXIT[stopped_by[0]]
+    if reason == "failed":
+        return EXIT_FAILURE
+    return 0
+
+
+@main.command()
+@click.argument("patches", nargs=-1, required=True, metavar="PATCH...")
+def check(patches: tuple[str, ...]) -> None:
+    """Parse and build each PATCH without running it; print every problem."""
+    bad = 0
+    for path in patches:
+        try:
+            Patch.from_file(path)
+        except PatchError as exc:
+            bad += 1
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+        except (OSError, ValueError) as exc:
+            bad += 1
+            click.echo(f"{path}: {getattr(exc, 'strerror', None) or exc}", err=True)
+    sys.exit(EXIT_USAGE if bad else 0)
+
+
+@main.command(name="help")
+@click.argument("obj", required=False, metavar="[OBJECT]")
+def help_(obj: str | None) -> None:
+    """List every object, or print one object's help."""
+    registry = default_registry()
+    if obj is None:
+        classes = list(registry)
+        width = max(len(_names(cls)) for cls in classes)
+        for cls in classes:
+            click.echo(f"{_names(cls):<{width}}  {cls.summary()}")
+        return
+    cls = registry.get(obj)
+    if cls is None:
+        hint = registry.suggest(obj)
+        _fail(f"unknown object {obj!r}" + (f" — did you mean '{hint}'?" if hint else ""))
+    click.echo(cls.help_text())
+
+
+def _names(cls) -> str:  # noqa: ANN001
+    return ", ".join((cls.name, *cls.aliases))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

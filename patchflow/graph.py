@@ -1,0 +1,125 @@
+"""Turn parsed declarations into a checked graph of wired Box instances.
+
+The graph knows nothing of trio or storage. It creates every box through its class's
+`from_text`, checks port numbers against the real ports, and collects every problem (the
+parser's and its own) so that one `PatchError` reports them all, in file order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from .box import Box
+from .errors import ArgumentError, PatchError, Problem
+from .language import PatchDecl, parse_patch
+from .registry import Registry, default_registry
+
+
+@attrs.frozen
+class Graph:
+    """A built patch: boxes in file order (wired to each other) and its identity."""
+
+    patch_id: str
+    file: str
+    boxes: dict[str, Box]  # id → box, in file order
+
+    def box(self, box_id: str) -> Box:
+        """The box with this id; KeyError lists the ids there are."""
+        try:
+            return self.boxes[box_id]
+        except KeyError:
+            known = ", ".join(self.boxes) or "none"
+            raise KeyError(f"no box {box_id!r} in patch {self.patch_id!r}; boxes: {known}") from None
+
+
+def default_patch_id(file: str) -> str:
+    """The patch id a file gets without a `patch` line: its name without `.patch`."""
+    name = Path(file).name
+    return name[: -len(".patch")] if name.endswith(".patch") else name
+
+
+def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
+    """Create and wire the boxes of `decl`; raise PatchError listing every problem."""
+    registry = registry or default_registry()
+    problems = list(decl.problems)
+    boxes: dict[str, Box] = {}
+
+    def problem(line: int, column: int, message: str) -> None:
+        problems.append(Problem(decl.file, line, column, message))
+
+    for b in decl.boxes:
+        cls = registry.get(b.cls)
+        if cls is None:
+            hint = registry.suggest(b.cls)
+            did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+            problem(
+                b.line,
+                b.column + 1,
+                f"unknown object '{b.cls}'{did_you_mean} (`patchflow help` lists objects)",
+            )
+            continue
+        if b.body is not None and not cls.takes_body:
+            problem(b.body_line, 1, f"[{b.cls}] takes no body; only [msg] and [py] do")
+            continue
+        try:
+            box = cls.from_text(b.args, b.body)
+        except ArgumentError as exc:
+            problem(b.args_line, b.args_column, f"[{b.cls} {b.args}]: {exc}".replace(" ]", "]"))
+            continue
+        box.id, box.line, box.body_line = b.id, b.line, b.body_line
+        box.text = _short(f"{b.cls} {b.args}".strip())
+        boxes[b.id] = box
+
+    wires: dict[str, list[list[tuple[Box, int]]]] = {
+        box_id: [[] for _ in range(box.outlets)] for box_id, box in boxes.items()
+    }
+    for w in decl.wires:
+        source, target = boxes.get(w.source), boxes.get(w.target)
+        if source is None or target is None:
+            continue  # already reported: unknown class, bad arguments or undeclared name
+        ok = True
+        if not 0 <= w.outlet < source.outlets:
+            problem(w.line, w.column, _port_problem(source, "outlet", w.outlet, source.outlets))
+            ok = False
+        if not 0 <= w.inlet < target.inlets:
+            problem(
+                w.target_line,
+                w.target_column,
+                _port_problem(target, "inlet", w.inlet, target.inlets),
+            )
+            ok = False
+        if ok:
+            wires[w.source][w.outlet].append((target, w.inlet))
+
+    if problems:
+        raise PatchError(problems)
+    for box_id, box in boxes.items():
+        box._wires = [tuple(targets) for targets in wires[box_id]]
+    patch_id = decl.patch_id or default_patch_id(decl.file)
+    return Graph(patch_id=patch_id, file=decl.file, boxes=boxes)
+
+
+def _port_problem(box: Box, kind: str, number: int, count: int) -> str:
+    label = f"[{box.text}]"
+    if count == 0:
+        return f"{label} has no {kind}s; {kind} {number} does not exist"
+    plural = f"{kind}s" if count > 1 else kind
+    span = f"0–{count - 1}" if count > 1 else "0"
+    return f"{label} has {count} {plural} ({span}); {kind} {number} does not exist"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def load_graph(
+    text: str, file: str = "<patch>", registry: Registry | None = None, patch_id: str | None = None
+) -> Graph:
+    """Parse and build in one step (the common case for callers that do not keep the decl)."""
+    decl = parse_patch(text, file)
+    if patch_id is not None:
+        decl = attrs.evolve(decl, patch_id=patch_id)
+    return build_graph(decl, registry)
