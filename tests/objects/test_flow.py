@@ -1,0 +1,506 @@
+"""Flow objects: trigger, route, select, spigot, send/receive, pack and unpack."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+from patchflow import BANG, Patch, PatchError
+from patchflow.testing import run_text
+
+BANG_LINE = '{"type": "bang"}'
+
+
+def run(text: str, *inject, **options):
+    """Run dedented patch text, injecting (box id, message[, inlet]) items in order."""
+    return run_text(dedent(text), inject=list(inject), **options)
+
+
+def problem(text: str):
+    """The first problem building `text` reports."""
+    with pytest.raises(PatchError) as caught:
+        Patch.from_string(dedent(text), file="bad.patch")
+    return caught.value.first
+
+
+# -- trigger ----------------------------------------------------------------------------------
+
+
+def test_trigger_fires_outlets_right_to_left():
+    out = run(
+        """
+        t = [t b a s]
+        [loadbang] -> [msg 'x'] -> t
+        t:0 -> [print zero]
+        t:1 -> [print one]
+        t:2 -> [print two]
+        """
+    )
+    assert out.lines == ['two: "x"', 'one: "x"', f"zero: {BANG_LINE}"]
+
+
+def test_trigger_completes_each_outlet_cascade_before_the_next_outlet():
+    out = run(
+        """
+        t = [t b b]
+        [loadbang] -> t
+        t:1 -> [msg 1, 2] -> [t b a] -> [print deep]
+        t:0 -> [print last]
+        """
+    )
+    assert out.lines == [f"deep: {BANG_LINE}", f"deep: {BANG_LINE}", f"last: {BANG_LINE}"]
+
+
+def test_trigger_without_arguments_is_bang_and_number():
+    out = run(
+        """
+        t = [t]
+        t:0 -> [print b]
+        t:1 -> [print n]
+        """,
+        ("t", 5),
+        ("t", "word"),
+    )
+    assert out.lines == ["n: 5", f"b: {BANG_LINE}", f"b: {BANG_LINE}"]
+
+
+INPUTS = ["hi", {"type": "go"}, {"a": 1}, [1, 2], 3, 2.5, 4.0, True, None]
+
+
+@pytest.mark.parametrize(
+    ("spec", "passed"),
+    [
+        ("a", INPUTS),
+        ("s", ["hi", {"type": "go"}]),
+        ("t", ["hi"]),
+        ("l", [[1, 2]]),
+        ("n", [3, 2.5, 4.0]),
+        ("f", [3, 2.5, 4.0]),
+        ("i", [3, 4.0]),
+        ("o", [{"type": "go"}, {"a": 1}]),
+        ("null", [None]),
+    ],
+)
+def test_trigger_passes_only_messages_of_its_type(spec, passed):
+    out = run(f"t = [t {spec}]\nt -> p\np = [print]", *(("t", m) for m in INPUTS), collect=["p"])
+    assert out.seen["p"] == passed
+    assert out.errors == []
+
+
+def test_trigger_bang_spec_sends_a_bang_whatever_arrives():
+    out = run("t = [t b] -> p\np = [print]", *(("t", m) for m in INPUTS), collect=["p"])
+    assert out.seen["p"] == [BANG] * len(INPUTS)
+
+
+def test_trigger_passes_the_same_object_on_not_a_copy():
+    message = {"list": [1, 2]}
+    out = run("t = [t a a]\nt:1 -> p\np = [print]", ("t", message), collect=["p"])
+    assert out.seen["p"][0] is message
+
+
+def test_trigger_treats_a_tuple_as_a_list():
+    out = run("t = [t l] -> p\np = [print]", ("t", (1, 2)), collect=["p"])
+    assert out.lines == ["print: [1, 2]"]
+
+
+def test_trigger_rejects_an_unknown_spec_listing_the_valid_ones():
+    found = problem("[loadbang] -> [t b x]")
+    assert (found.line, found.column) == (1, 18)
+    assert found.message == (
+        "[t b x]: unknown spec 'x'; each spec is one of b a s t l n f i o null (e.g. [t b a])"
+    )
+
+
+# -- route ------------------------------------------------------------------------------------
+
+ROUTE = """
+r = [route op=get op=set]
+r:0 -> [print get]
+r:1 -> [print set]
+r:2 -> [print other]
+"""
+
+
+def test_route_sends_a_matching_message_unchanged_out_of_its_tests_outlet():
+    out = run(ROUTE, ("r", {"op": "set", "value": 3}), collect=["r"])
+    assert out.lines == ['set: {"op": "set", "value": 3}']
+
+
+def test_route_sends_unmatched_message_out_last_outlet():
+    out = run(ROUTE, ("r", {"op": "put"}), ("r", "get"), ("r", 5), ("r", {"type": "get"}))
+    assert out.lines == [
+        'other: {"op": "put"}',
+        'other: "get"',
+        "other: 5",
+        'other: {"type": "get"}',
+    ]
+
+
+def test_route_uses_the_first_test_that_matches():
+    out = run("r = [route n=1 n=1.0]\nr:0 -> [print first]\nr:1 -> [print second]", ("r", {"n": 1}))
+    assert out.lines == ['first: {"n": 1}']
+
+
+def test_route_field_value_is_json5_and_compares_numbers_but_never_booleans():
+    text = "r = [route n=1]\nr:0 -> [print yes]\nr:1 -> [print no]"
+    out = run(text, ("r", {"n": 1.0}), ("r", {"n": True}), ("r", {"n": "1"}))
+    assert out.lines == ['yes: {"n": 1.0}', 'no: {"n": true}', 'no: {"n": "1"}']
+
+
+def test_route_field_value_that_is_not_json5_is_the_raw_text():
+    out = run("r = [route op=get]\nr:0 -> [print yes]", ("r", {"op": "get"}))
+    assert out.lines == ['yes: {"op": "get"}']
+
+
+def test_route_field_value_may_be_quoted_or_a_nested_value():
+    text = """
+    r = [route name="a b" pos={x: 1, y: [2]}]
+    r:0 -> [print name]
+    r:1 -> [print pos]
+    r:2 -> [print other]
+    """
+    messages = [{"name": "a b"}, {"pos": {"x": 1, "y": [2.0]}}, {"pos": {"x": 1, "y": [True]}}]
+    out = run(text, *(("r", m) for m in messages))
+    assert out.lines == [
+        'name: {"name": "a b"}',
+        'pos: {"pos": {"x": 1, "y": [2.0]}}',
+        'other: {"pos": {"x": 1, "y": [true]}}',
+    ]
+
+
+def test_route_field_null_needs_the_field_to_be_present():
+    out = run(
+        "r = [route x=null]\nr:0 -> [print yes]\nr:1 -> [print no]", ("r", {}), ("r", {"x": None})
+    )
+    assert out.lines == ["no: {}", 'yes: {"x": null}']
+
+
+def test_route_word_matches_a_string_a_control_type_or_a_lists_first_element():
+    text = "r = [route go]\nr:0 -> [print yes]\nr:1 -> [print no]"
+    yes = ["go", {"type": "go", "n": 1}, ["go", 1]]
+    no = ["gone", {"op": "go"}, ["x", "go"], [], 5, None]
+    out = run(text, *(("r", m) for m in [*yes, *no]), collect=["r"])
+    assert out.lines[:3] == ['yes: "go"', 'yes: {"type": "go", "n": 1}', 'yes: ["go", 1]']
+    assert [line.split(":")[0] for line in out.lines[3:]] == ["no"] * len(no)
+
+
+def test_route_word_is_always_a_string_so_a_number_word_does_not_match_numbers():
+    out = run("r = [route 1]\nr:0 -> [print yes]\nr:1 -> [print no]", ("r", 1), ("r", "1"))
+    assert out.lines == ["no: 1", 'yes: "1"']
+
+
+def test_route_passes_the_same_object_on():
+    message = {"op": "get"}
+    out = run("r = [route op=get]\nr:0 -> p\np = [print]", ("r", message), collect=["p"])
+    assert out.seen["p"][0] is message
+
+
+def test_route_needs_at_least_one_test():
+    found = problem("[route]")
+    assert found.message == "[route]: needs at least one test, e.g. [route op=get] or [route bang]"
+
+
+def test_route_rejects_a_test_without_a_value():
+    found = problem("\n[route op=]")
+    assert found.line == 2
+    assert "'op=' has no value after '='; write field=value" in found.message
+
+
+# -- select -----------------------------------------------------------------------------------
+
+SELECT = """
+s = [sel 1 stop]
+s:0 -> [print one]
+s:1 -> [print stop]
+s:2 -> [print other]
+"""
+
+
+def test_select_sends_a_bang_out_of_the_outlet_of_the_equal_value():
+    out = run(SELECT, ("s", 1), ("s", "stop"), ("s", 1.0))
+    assert out.lines == [f"one: {BANG_LINE}", f"stop: {BANG_LINE}", f"one: {BANG_LINE}"]
+
+
+def test_select_sends_anything_else_unchanged_out_of_the_last_outlet():
+    out = run(SELECT, ("s", 2), ("s", True), ("s", "1"), ("s", {"type": "stop"}))
+    assert out.lines == ["other: 2", "other: true", 'other: "1"', 'other: {"type": "stop"}']
+
+
+def test_select_with_one_value_sets_it_through_inlet_1():
+    text = "s = [sel 1]\ns:0 -> [print yes]\ns:1 -> [print no]"
+    out = run(text, ("s", 2), ("s", 2, 1), ("s", 2), ("s", "go", 1), ("s", "go"))
+    assert out.lines == ["no: 2", f"yes: {BANG_LINE}", f"yes: {BANG_LINE}"]
+
+
+def test_select_inlet_1_rejects_what_is_not_a_number_or_string():
+    out = run("s = [sel 1] -> [print]", ("s", True, 1), ("s", 1))
+    assert out.errors == [
+        "test.patch:1 [s: sel]: inlet 1 cannot take true; expected a number or string to select"
+    ]
+    assert out.lines == [f"print: {BANG_LINE}"]
+
+
+def test_select_with_several_values_has_no_value_inlet():
+    found = problem("[loadbang] -> 1:[sel 1 2]")
+    assert "[sel 1 2] has 1 inlet (0); inlet 1 does not exist" in found.message
+
+
+def test_select_quoted_word_matches_that_string():
+    out = run(
+        "s = [sel '2' \"a b\"]\ns:0 -> [print two]\ns:1 -> [print ab]",
+        ("s", "2"),
+        ("s", "a b"),
+        ("s", 2),
+    )
+    assert out.lines == [f"two: {BANG_LINE}", f"ab: {BANG_LINE}"]
+
+
+def test_select_needs_at_least_one_value():
+    assert (
+        problem("[sel]").message
+        == "[sel]: needs at least one value, e.g. [sel 0] or [sel start stop]"
+    )
+
+
+# -- spigot -----------------------------------------------------------------------------------
+
+
+def test_spigot_starts_closed_and_passes_inlet_0_when_opened():
+    out = run("g = [spigot] -> [print]", ("g", 1), ("g", 1, 1), ("g", 2))
+    assert out.lines == ["print: 2"]
+
+
+def test_spigot_starts_open_with_argument_1():
+    out = run("g = [spigot 1] -> [print]", ("g", {"type": "x"}))
+    assert out.lines == ['print: {"type": "x"}']
+
+
+@pytest.mark.parametrize(
+    ("control", "is_open"),
+    [
+        (1, True),
+        (-0.5, True),
+        (True, True),
+        ("yes", True),
+        (0, False),
+        (0.0, False),
+        (False, False),
+        ("", False),
+        (None, False),
+        ({"type": "open"}, False),
+        ([1], False),
+    ],
+)
+def test_spigot_inlet_1_opens_or_closes(control, is_open):
+    for start in ("0", "1"):
+        out = run(f"g = [spigot {start}] -> [print]", ("g", control, 1), ("g", "m"))
+        assert out.lines == (['print: "m"'] if is_open else []), start
+
+
+def test_spigot_bang_on_inlet_1_toggles():
+    bang = ("g", BANG, 1)
+    out = run("g = [spigot] -> [print]", bang, ("g", 1), bang, ("g", 2), bang, ("g", 3))
+    assert out.lines == ["print: 1", "print: 3"]
+
+
+def test_spigot_rejects_an_argument_other_than_0_or_1():
+    found = problem("[spigot 2]")
+    assert (found.line, found.column) == (1, 9)
+    assert found.message == "[spigot 2]: expected 0 (closed) or 1 (open), got '2'; e.g. [spigot 1]"
+
+
+# -- send and receive -------------------------------------------------------------------------
+
+
+def test_send_delivers_to_every_receive_of_the_name_in_file_order():
+    out = run(
+        """
+        [r news] -> [print first]
+        [r other] -> [print never]
+        [loadbang] -> [msg 1] -> [s news]
+        [r news] -> [print second]
+        """
+    )
+    assert out.lines == ["first: 1", "second: 1"]
+
+
+def test_send_returns_after_the_receivers_cascades_complete():
+    out = run(
+        """
+        t = [t b b]
+        [loadbang] -> t
+        t:1 -> [msg 1] -> [send x]
+        t:0 -> [print after]
+        [receive x] -> deep
+        deep = [t a a]
+        deep:1 -> [print one]
+        deep:0 -> [print zero]
+        """
+    )
+    assert out.lines == ["one: 1", "zero: 1", f"after: {BANG_LINE}"]
+
+
+def test_send_to_a_name_nobody_receives_is_not_an_error():
+    out = run("[loadbang] -> [s nobody]")
+    assert out.lines == [] and out.errors == []
+
+
+def test_send_without_a_name_takes_it_on_inlet_1():
+    out = run(
+        "snd = [s]\n[r a] -> [print a]\n[r b] -> [print b]",
+        ("snd", 1),
+        ("snd", "a", 1),
+        ("snd", 2),
+        ("snd", "b", 1),
+        ("snd", 3),
+    )
+    assert out.errors == [
+        "test.patch:1 [snd: s]: no name to send to yet: send a name to inlet 1 first"
+    ]
+    assert out.lines == ["a: 2", "b: 3"]
+
+
+def test_send_with_a_name_has_no_name_inlet():
+    found = problem("[loadbang] -> 1:[s x]")
+    assert "[s x] has 1 inlet (0); inlet 1 does not exist" in found.message
+
+
+def test_send_name_inlet_rejects_what_is_not_a_name():
+    out = run("snd = [s]", ("snd", 5, 1), ("snd", "", 1))
+    assert out.errors == [
+        "test.patch:1 [snd: s]: inlet 1 cannot take 5; expected a name (a non-empty string)",
+        'test.patch:1 [snd: s]: inlet 1 cannot take ""; expected a name (a non-empty string)',
+    ]
+
+
+def test_receive_without_a_name_takes_it_on_inlet_0_and_moves_to_the_end_of_the_order():
+    text = """
+    rcv = [r]
+    rcv -> [print renamed]
+    [r x] -> [print fixed]
+    snd = [s x]
+    """
+    out = run(text, ("snd", 1), ("rcv", "x"), ("snd", 2), ("rcv", "y"), ("snd", 3))
+    assert out.lines == ["fixed: 1", "fixed: 2", "renamed: 2", "fixed: 3"]
+
+
+def test_receive_with_a_name_has_no_inlet():
+    found = problem("[loadbang] -> [r x]")
+    assert "[r x] has no inlets; inlet 0 does not exist" in found.message
+
+
+def test_receive_name_inlet_rejects_what_is_not_a_name():
+    out = run("rcv = [r]", ("rcv", BANG))
+    assert out.errors == [
+        'test.patch:1 [rcv: r]: inlet 0 cannot take {"type": "bang"}; '
+        "expected a name (a non-empty string)"
+    ]
+
+
+def test_send_and_receive_take_at_most_one_name():
+    assert problem("[s a b]").message == "[s a b]: takes one name, got 2 words; e.g. [s counter]"
+    assert problem("[r a b]").message == "[r a b]: takes one name, got 2 words; e.g. [r counter]"
+
+
+def test_send_receive_loop_is_stopped_with_one_error_and_the_patch_keeps_running():
+    out = run("[loadbang] -> [s x]\n[r x] -> [s x]\n[loadbang] -> [msg 'after'] -> [print]")
+    assert len(out.errors) == 1
+    assert out.lines == ['print: "after"']
+
+
+# -- pack -------------------------------------------------------------------------------------
+
+
+def test_pack_inlet_0_stores_and_outputs_the_list_and_other_inlets_only_store():
+    text = "p = [pack f s a] -> [print]"
+    out = run(text, ("p", "hi", 1), ("p", {"k": 1}, 2), ("p", 5), ("p", 6))
+    assert out.lines == ['print: [5, "hi", {"k": 1}]', 'print: [6, "hi", {"k": 1}]']
+
+
+def test_pack_bang_outputs_the_initial_values():
+    out = run("p = [pack f s a 2.5] -> [print]", ("p", BANG))
+    assert out.lines == ['print: [0, "", null, 2.5]']
+
+
+def test_pack_without_arguments_packs_two_numbers():
+    out = run("p = [pack] -> [print]", ("p", 3, 1), ("p", 1))
+    assert out.lines == ["print: [1, 3]"]
+
+
+def test_pack_string_slot_takes_a_control_message_as_trigger_s_does():
+    out = run("p = [pack s s] -> [print]", ("p", {"type": "go"}, 1), ("p", "x"))
+    assert out.lines == ['print: ["x", {"type": "go"}]']
+
+
+def test_pack_a_slot_stores_a_bang_on_a_cold_inlet_but_a_bang_on_inlet_0_sends():
+    out = run("p = [pack a a] -> [print]", ("p", BANG, 1), ("p", BANG))
+    assert out.lines == [f"print: [null, {BANG_LINE}]"]
+
+
+def test_pack_sends_a_new_list_each_time():
+    out = run("p = [pack] -> q\nq = [print]", ("p", 1), ("p", BANG), collect=["q"])
+    first, second = out.seen["q"]
+    assert first == second and first is not second
+
+
+def test_pack_rejects_values_of_the_wrong_kind_on_each_inlet():
+    out = run("p = [pack f s] -> [print]", ("p", "x"), ("p", True), ("p", 5, 1), ("p", 1))
+    assert out.errors == [
+        'test.patch:1 [p: pack]: inlet 0 cannot take "x"; expected a number or bang',
+        "test.patch:1 [p: pack]: inlet 0 cannot take true; expected a number or bang",
+        "test.patch:1 [p: pack]: inlet 1 cannot take 5; expected a string or control message",
+    ]
+    assert out.lines == ['print: [1, ""]']
+
+
+def test_pack_rejects_an_unknown_slot():
+    found = problem("[pack f x]")
+    assert (found.line, found.column) == (1, 7)
+    assert (
+        found.message
+        == "[pack f x]: unknown slot 'x'; each slot is f, s, a or a number (e.g. [pack f s 0])"
+    )
+
+
+# -- unpack -----------------------------------------------------------------------------------
+
+UNPACK = """
+u = [unpack]
+u:0 -> [print a]
+u:1 -> [print b]
+u:2 -> [print rest]
+"""
+
+
+def test_unpack_sends_elements_right_to_left_with_the_rest_first():
+    out = run(UNPACK, ("u", [1, "two", [3], 4]))
+    assert out.lines == ["rest: [[3], 4]", 'b: "two"', "a: 1"]
+
+
+def test_unpack_sends_only_the_elements_a_short_list_has():
+    out = run(UNPACK, ("u", [1]), ("u", []), ("u", (7, 8)))
+    assert out.lines == ["a: 1", "b: 8", "a: 7"]
+
+
+def test_unpack_count_sets_the_outlets():
+    text = "u = [unpack 3]\nu:2 -> [print c]\nu:3 -> [print rest]"
+    out = run(text, ("u", [1, 2, 3]), ("u", [1, 2, 3, 4]))
+    assert out.lines == ["c: 3", "rest: [4]", "c: 3"]
+
+
+def test_unpack_rejects_what_is_not_a_list():
+    out = run(UNPACK, ("u", {"a": 1}), ("u", "ab"))
+    assert out.errors == [
+        'test.patch:2 [u: unpack]: inlet 0 cannot take {"a": 1}; expected a list',
+        'test.patch:2 [u: unpack]: inlet 0 cannot take "ab"; expected a list',
+    ]
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "x", "2 3", "1.5"])
+def test_unpack_rejects_a_count_that_is_not_a_positive_integer(count):
+    found = problem(f"[unpack {count}]")
+    assert (
+        found.message
+        == f"[unpack {count}]: expected a count of 1 or more, got {count!r}; e.g. [unpack 3]"
+    )
