@@ -81,7 +81,9 @@ class Session:
     def _inlet(self, box_id: str, inlet: int) -> Any:
         box = self.runtime.graph.box(box_id)
         if not 0 <= inlet < box.inlets:
-            raise ValueError(f"[{box.text}] has {box.inlets} inlet(s); inlet {inlet} does not exist")
+            raise ValueError(
+                f"[{box.text}] has {box.inlets} inlet(s); inlet {inlet} does not exist"
+            )
         return box
 
     def post(self, box_id: str, message: Any, inlet: int = 0) -> None:
@@ -158,16 +160,15 @@ class Patch:
         file: str = "<string>",
         patch_id: str | None = None,
         registry: Registry | None = None,
-        default_id: str | None = None,
     ) -> Patch:
         """Check patch text.
 
-        The patch id is `patch_id` if given, else the text's `patch` line, else `default_id`,
-        else `file`'s name without `.patch`.
+        The patch id is `patch_id` if given, else the text's `patch` line, else `file`'s name
+        without `.patch` (`<string>` gives `string`).
         """
         decl = parse_patch(text, file)
-        if patch_id is not None or (decl.patch_id is None and default_id is not None):
-            decl = attrs.evolve(decl, patch_id=patch_id or default_id)
+        if patch_id is not None:
+            decl = attrs.evolve(decl, patch_id=patch_id)
         return cls(decl, registry)
 
     def build(self) -> Graph:

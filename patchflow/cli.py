@@ -32,7 +32,7 @@ def load_patch_or_exit(path: str) -> Patch:
     """Read and check a patch (`-` is standard input); on problems print them and exit 2."""
     try:
         if path == "-":
-            return Patch.from_string(sys.stdin.read(), file="<stdin>", default_id="stdin")
+            return Patch.from_string(sys.stdin.read(), file="<stdin>")
         if not Path(path).is_file():
             _fail(f"no patch file {path!r}")
         return Patch.from_file(path)

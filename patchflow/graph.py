@@ -31,12 +31,19 @@ class Graph:
             return self.boxes[box_id]
         except KeyError:
             known = ", ".join(self.boxes) or "none"
-            raise KeyError(f"no box {box_id!r} in patch {self.patch_id!r}; boxes: {known}") from None
+            raise KeyError(
+                f"no box {box_id!r} in patch {self.patch_id!r}; boxes: {known}"
+            ) from None
 
 
 def default_patch_id(file: str) -> str:
-    """The patch id a file gets without a `patch` line: its name without `.patch`."""
+    """The patch id a file gets without a `patch` line: its name without `.patch`.
+
+    Pseudo-files get the name inside their brackets: `<stdin>` → `stdin`, `<string>` → `string`.
+    """
     name = Path(file).name
+    if name.startswith("<") and name.endswith(">"):
+        return name[1:-1]
     return name[: -len(".patch")] if name.endswith(".patch") else name
 
 

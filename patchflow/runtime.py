@@ -101,9 +101,7 @@ class Runtime:
         self._stdin = stdin
         self._storage_opener = storage_opener
         self._storage: PatchStorage | None = None
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](
-            math.inf
-        )
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](math.inf)
         self._holds = 0
         self._depth = 0
         self._nursery: trio.Nursery | None = None
@@ -212,6 +210,9 @@ class Runtime:
         Returns "idle", "timeout", "stopped" or "failed" (strict mode; see `failure`).
         """
         reason = "stopped"
+        # Each delivery nests a few Python frames (deliver → receive → send); make sure the
+        # runaway-loop guard, not Python's recursion limit, is what stops a feedback loop.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), self.max_depth * 6 + 1000))
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
