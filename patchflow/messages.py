@@ -1,0 +1,511 @@
+"""Message values, bang, JSON text and the message-box (`[msg]`) text resolution.
+
+A message is a plain JSON-like value (plus `bytes`); a control message is a dict with a string
+`type`, and a bang is `{"type": "bang"}`. Messages are shared, not copied, as they fan out — and
+the values a `MessageTemplate` returns for constant text are the same objects on every render —
+so receivers must never mutate what they get.
+
+The message box resolves its text by Patchies' rules (messages.md). That runs once per message,
+so the text is compiled once: segments are split and tokenised up front, constant JSON5 is
+parsed at compile time, constant shorthand once per set of wired schemas, and a segment that is
+exactly `$n` hands the stored value through without any text round trip.
+
+Decisions beyond the spec text (to document):
+
+- `bytes` print as the JSON string `"<N bytes>"`, so a printed line stays valid JSON. They
+  have no JSON text: putting them into text (`{a: $1}`) raises MessageError, while a segment
+  that is exactly `$n` passes any stored value through unchanged.
+- `$n` is replaced everywhere, inside quotes too, in one pass; `$10` is `$1` then `0`.
+- Shorthand tries all-named first (typed by the first schema of that type holding every key),
+  then an exact positional count over every candidate, and only then the rest-of-tokens rule —
+  so `find notes {…}` is `find{collection, query}`, not `find{collection}` eating the rest. The
+  rest is the remaining text as written, so multi-line code keeps its layout.
+- `number` fields document what receivers expect; tokens are not coerced or rejected for them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from json.encoder import encode_basestring
+from typing import Any, Final
+
+import attrs
+import pyjson5
+
+from .errors import MessageError
+
+BANG: Final[dict[str, Any]] = {"type": "bang"}  # shared: never mutate
+
+
+def is_bang(value: Any) -> bool:
+    """Whether `value` is a bang: a dict whose `type` is "bang" (the string "bang" is not)."""
+    return isinstance(value, dict) and value.get("type") == "bang"
+
+
+def message_type(value: Any) -> str | None:
+    """The `type` of a control message (a dict with a string `type`), else None."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+# -- JSON text ------------------------------------------------------------------------------
+
+
+def _print_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{memoryview(value).nbytes} bytes>"
+    return repr(value)
+
+
+_PRINT = json.JSONEncoder(ensure_ascii=False, default=_print_default)
+_TEXT = json.JSONEncoder(ensure_ascii=False)  # substitution: no fallback, errors are errors
+
+
+def _json_text(value: Any, encoder: json.JSONEncoder = _TEXT) -> str:
+    """JSON text, NaN and Infinity spelt as in JSON5; raises TypeError/ValueError if none."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    return encoder.encode(value)
+
+
+def to_json(value: Any) -> str:
+    """Return the print text of a message: JSON, unicode unescaped, keys in insertion order.
+
+    Tuples become lists, bytes the string `"<N bytes>"` and other objects their quoted
+    `repr`; a value JSON cannot hold at all (a cycle, tuple keys) is its quoted `repr`.
+    """
+    try:
+        return _json_text(value, _PRINT)
+    except (TypeError, ValueError):
+        return encode_basestring(repr(value))
+
+
+def describe(value: Any, limit: int = 80) -> str:
+    """Return a short JSON-ish text of `value` for error messages, cut with `…` at `limit`."""
+    text = to_json(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_json5(text: str) -> Any:
+    """Parse JSON5 text; raise ValueError saying why it is not JSON5."""
+    try:
+        return pyjson5.decode(text)
+    except pyjson5.Json5Exception as error:
+        raise ValueError(f"not JSON5: {error.message}: {text!r}") from None
+
+
+_NOT_JSON5: Final = object()
+# What JSON5 text can start with; anything else is rejected without the (slow) exception.
+_JSON5_START: Final = frozenset("{[\"'-+.0123456789/\ufeff")
+_JSON5_WORDS: Final = ("true", "false", "null", "Infinity", "NaN")
+
+
+def _never_json5(text: str) -> bool:
+    """Whether `text` starts so that it cannot be JSON5, whatever follows (a bare word)."""
+    first = text[:1]
+    return first not in _JSON5_START and not first.isspace() and not text.startswith(_JSON5_WORDS)
+
+
+def _try_json5(text: str) -> Any:
+    """The JSON5 value of `text`, or _NOT_JSON5; bare words, common here, skip the exception."""
+    if _never_json5(text):
+        return _NOT_JSON5
+    try:
+        return pyjson5.decode(text)
+    except pyjson5.Json5Exception:
+        return _NOT_JSON5
+
+
+# -- schemas --------------------------------------------------------------------------------
+
+KINDS: Final = ("string", "number", "any")
+
+
+@attrs.frozen
+class Field:
+    """One field of a message schema; `string` fields take tokens raw (`get 20` → "20")."""
+
+    name: str
+    kind: str = attrs.field(default="any", validator=attrs.validators.in_(KINDS))
+    optional: bool = False
+
+    def __str__(self) -> str:
+        mark = "?" if self.optional else ""
+        return f"{self.name}{mark}" if self.kind == "any" else f"{self.name}{mark}: {self.kind}"
+
+
+def _check_fields(instance: Schema, attribute: Any, fields: tuple[Field, ...]) -> None:
+    names = [f.name for f in fields]
+    if "type" in names or len(set(names)) != len(names):
+        raise ValueError(f"schema {instance.type!r}: field names must be unique and not 'type'")
+    flags = [f.optional for f in fields]
+    if flags != sorted(flags):
+        raise ValueError(f"schema {instance.type!r}: optional fields must come last")
+
+
+@attrs.frozen
+class Schema:
+    """The shape of one control message: its `type` and fields in positional order."""
+
+    type: str
+    fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple, validator=_check_fields)
+    # derived once, for the per-message shorthand matching
+    names: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+    required: int = attrs.field(init=False, eq=False, repr=False)  # non-optional fields
+
+    @names.default
+    def _names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
+
+    @required.default
+    def _required(self) -> int:
+        return sum(not f.optional for f in self.fields)
+
+    @property
+    def total(self) -> int:
+        return len(self.fields)
+
+    def __str__(self) -> str:
+        return f"{self.type}{{{', '.join(map(str, self.fields))}}}"
+
+
+def schema(type_name: str, *specs: str) -> Schema:
+    """Build a Schema from field specs `name`, `name?`, `name:kind` or `name?:kind`."""
+    fields = []
+    for spec in specs:
+        name, _, kind = spec.partition(":")
+        optional = name.endswith("?")
+        fields.append(Field(name.removesuffix("?"), kind or "any", optional))
+    return Schema(type_name, tuple(fields))
+
+
+_NO_FIELDS = "bang clear reset start stop pause play run expand collapse toggle keys flush"
+BUILTIN_SCHEMAS: Final[tuple[Schema, ...]] = (
+    *(Schema(name) for name in _NO_FIELDS.split()),
+    schema("get", "key:string"),
+    schema("set", "value"),
+    schema("set", "key:string", "value"),
+    schema("setCode", "value:string"),
+    schema("setSetting", "key:string", "value"),
+    *(schema(name, "value:number") for name in ("setMin", "setMax", "setDefault", "setValue")),
+    schema("load", "src:string"),
+    schema("noteOn", "note", "velocity", "time?", "channel?"),
+    schema("noteOff", "note", "velocity?", "time?", "channel?"),
+    # storage (storage.md): keys, collections and ids are strings
+    schema("has", "key:string"),
+    schema("delete", "key:string"),
+    schema("setStore", "value:string"),
+    schema("insert", "collection:string", "doc"),
+    schema("find", "collection:string"),
+    schema("find", "collection:string", "query"),
+    schema("findOne", "collection:string", "id:string"),
+    schema("update", "collection:string", "id:string", "doc"),
+    schema("replace", "collection:string", "id:string", "doc"),
+    schema("delete", "collection:string", "id:string"),
+    schema("count", "collection:string"),
+    schema("drop", "collection:string"),
+)
+
+Index = dict[str, tuple[Schema, ...]]
+
+
+def _by_type(schemas: Sequence[Schema]) -> Index:
+    index: dict[str, list[Schema]] = {}
+    for s in dict.fromkeys(schemas):
+        index.setdefault(s.type, []).append(s)
+    # fewest required fields first, then fewest fields; the sort is stable for ties
+    return {k: tuple(sorted(v, key=lambda s: (s.required, s.total))) for k, v in index.items()}
+
+
+_BUILTIN_INDEX: Final = _by_type(BUILTIN_SCHEMAS)
+
+
+def _index(schemas: Sequence[Schema]) -> Index:
+    """Candidates per type: the wired schemas first, then the built-in ones."""
+    if not schemas:
+        return _BUILTIN_INDEX
+    index = dict(_BUILTIN_INDEX)
+    for name, wired in _by_type(schemas).items():
+        index[name] = tuple(dict.fromkeys(wired + _BUILTIN_INDEX.get(name, ())))
+    return index
+
+
+# -- splitting and shorthand ----------------------------------------------------------------
+
+_LEX = re.compile(
+    r"""  "(?:[^"\\]|\\.)*"? | '(?:[^'\\]|\\.)*'? | `(?:[^`\\]|\\.)*`?   # quoted, maybe open
+        | [\[{(] | [\]})] | , | \s+ | [^"'`\[\]{}(),\s]+ """,
+    re.VERBOSE | re.DOTALL,
+)
+_NESTING = re.compile(r"[\"'`\[\]{}()]")
+_WORD = re.compile(r"\S+")
+_PLACEHOLDER = re.compile(r"\$([1-9])")
+_NAMED = re.compile(r"([A-Za-z_]\w*)=(.*)", re.DOTALL)
+
+
+def _split(text: str, at_commas: bool) -> list[tuple[int, int]]:
+    """Spans of the pieces of `text` between top-level commas (or whitespace), trimmed."""
+    if not at_commas and not _NESTING.search(text):
+        return [m.span() for m in _WORD.finditer(text)]
+    spans, depth, start = [], 0, 0
+    for match in _LEX.finditer(text):
+        char = text[match.start()]
+        if char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth = max(0, depth - 1)
+        elif depth == 0 and (char == "," if at_commas else char.isspace()):
+            spans.append((start, match.start()))
+            start = match.end()
+    spans.append((start, len(text)))
+    trimmed = []
+    for a, b in spans:
+        piece = text[a:b]
+        if piece.strip():
+            a += len(piece) - len(piece.lstrip())
+            trimmed.append((a, a + len(piece.strip())))
+    return trimmed
+
+
+def _value(token: str, field: Field | None = None) -> Any:
+    """A token's value: JSON5, else the raw text; a `string` field keeps non-strings raw."""
+    value = _try_json5(token)
+    if value is _NOT_JSON5 or (field and field.kind == "string" and type(value) is not str):
+        return token
+    return value
+
+
+def _resolve_words(text: str, spans: Sequence[tuple[int, int]], index: Index) -> Any:
+    """Resolve a segment of 2+ top-level tokens: shorthand, else a list of tokens."""
+    tokens = [text[a:b] for a, b in spans]
+    if _try_json5(tokens[0]) is _NOT_JSON5:  # a type is a word, not a value
+        result = _shorthand(text, spans, tokens, index.get(tokens[0], ()))
+        if result is not None:
+            return result
+    return [{"type": t} if (v := _try_json5(t)) is _NOT_JSON5 else v for t in tokens]
+
+
+def _shorthand(
+    text: str, spans: Sequence[tuple[int, int]], tokens: list[str], candidates: tuple[Schema, ...]
+) -> dict[str, Any] | None:
+    name = tokens[0]
+    named: dict[str, str] = {}
+    positional: list[int] = []  # indices into tokens
+    for i in range(1, len(tokens)):
+        match = _NAMED.fullmatch(tokens[i]) if "=" in tokens[i] else None
+        if match and match[1] != "type":
+            named[match[1]] = match[2]
+        else:
+            positional.append(i)
+    if named:  # a schema fits when it has every named field; the others stay free
+        options = [
+            (s, free, sum(not f.optional for f in free))
+            for s in candidates
+            if named.keys() <= s.names
+            for free in [tuple(f for f in s.fields if f.name not in named)]
+        ]
+    else:
+        options = [(s, s.fields, s.required) for s in candidates]
+    if not positional:  # all named: any type name, typed by a schema that knows every key
+        kinds = {f.name: f for f in options[0][0].fields} if options else {}
+        return {"type": name} | {k: _value(v, kinds.get(k)) for k, v in named.items()}
+    count = len(positional)
+    for s, free, required in options:  # exact positional count
+        if required <= count <= len(free):
+            given = {f.name: _value(tokens[i], f) for f, i in zip(free, positional, strict=False)}
+            return _ordered(name, s, given, named)
+    for s, free, _ in options:  # rest of tokens: a last string field takes the remaining text
+        if 0 < len(free) < count and free[-1] is s.fields[-1] and free[-1].kind == "string":
+            head = len(free) - 1
+            given = {
+                f.name: _value(tokens[i], f)
+                for f, i in zip(free[:head], positional[:head], strict=True)
+            }
+            rest = positional[head:]
+            if rest[-1] - rest[0] == len(rest) - 1:  # contiguous: keep the text as written
+                given[free[-1].name] = text[spans[rest[0]][0] : spans[rest[-1]][1]]
+            else:
+                given[free[-1].name] = " ".join(tokens[i] for i in rest)
+            return _ordered(name, s, given, named)
+    return None
+
+
+def _ordered(name: str, s: Schema, given: dict[str, Any], named: dict[str, str]) -> dict:
+    """The message with its fields in schema order."""
+    if not named:
+        return {"type": name} | given  # `given` is already in schema order
+    message: dict[str, Any] = {"type": name}
+    for f in s.fields:
+        if f.name in named:
+            message[f.name] = _value(named[f.name], f)
+        elif f.name in given:
+            message[f.name] = given[f.name]
+    return message
+
+
+def _resolve_text(text: str, index: Index) -> Any:
+    """Resolve one (substituted, trimmed) segment: JSON5, shorthand or list, or a bare word."""
+    value = _try_json5(text)
+    if value is not _NOT_JSON5:
+        return value
+    spans = _split(text, at_commas=False)
+    if len(spans) >= 2:
+        return _resolve_words(text, spans, index)
+    return {"type": text}
+
+
+# -- the compiled message-box text ----------------------------------------------------------
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()  # a `$n` slot that holds no value yet
+_SKIP: Final = object()
+_PENDING: Final = object()  # a constant not resolved for the bound schemas
+
+
+@attrs.frozen
+class _Filled:
+    """A segment with placeholders: literal text around 0-based slot numbers."""
+
+    literals: tuple[str, ...]  # one more than slots
+    slots: tuple[int, ...]
+    alone: bool  # the segment is exactly `$n`
+    # Token spans in the template, with the placeholder index of whole-token placeholders (or
+    # -1), when substitution cannot change the tokens or make the segment JSON5: JSON text is
+    # one balanced token, and a first bare word is never JSON5. None: resolve from scratch.
+    layout: tuple[tuple[int, int, int], ...] | None
+
+    @classmethod
+    def compile(cls, segment: str) -> _Filled:
+        parts = _PLACEHOLDER.split(segment)
+        literals, slots = tuple(parts[::2]), tuple(int(d) - 1 for d in parts[1::2])
+        spans = _split(segment, at_commas=False)
+        tokens = [segment[a:b] for a, b in spans]
+        marks = [0 if _PLACEHOLDER.fullmatch(t) else -1 for t in tokens]  # 0: a whole `$n`
+        layout = None
+        if len(tokens) > 1 and marks.count(0) == len(slots) and marks[0] and _never_json5(segment):
+            numbering = iter(range(len(slots)))
+            layout = tuple(
+                (a, b, next(numbering) if mark == 0 else -1)
+                for (a, b), mark in zip(spans, marks, strict=True)
+            )
+        alone = len(slots) == 1 and not literals[0] and not literals[1]
+        return cls(literals, slots, alone, layout)
+
+    def fill(self, values: Sequence[Any], index: Index) -> Any:
+        n = len(values)
+        got = [values[s] if s < n else UNSET for s in self.slots]
+        if any(v is UNSET for v in got):
+            return _SKIP
+        if self.alone:
+            return got[0]  # exactly `$n`: the value itself, equal to its JSON round trip
+        texts = [_text_for(value, slot) for slot, value in zip(self.slots, got, strict=True)]
+        pieces = [self.literals[0]]
+        for piece, literal in zip(texts, self.literals[1:], strict=True):
+            pieces += (piece, literal)
+        if self.layout is None:
+            return _resolve_text("".join(pieces), index)
+        spans, shift = [], 0
+        for a, b, j in self.layout:
+            grow = len(texts[j]) - 2 if j >= 0 else 0  # `$n` is two characters
+            spans.append((a + shift, b + shift + grow))
+            shift += grow
+        return _resolve_words("".join(pieces), spans, index)
+
+
+def _text_for(value: Any, slot: int) -> str:
+    try:
+        return _json_text(value)
+    except (TypeError, ValueError):
+        raise MessageError(
+            f"cannot put {describe(value, 40)} into ${slot + 1}: it has no JSON text; "
+            f"send it from a segment that is just ${slot + 1}"
+        ) from None
+
+
+@attrs.frozen
+class _Words:
+    """A constant segment of 2+ tokens: its result depends on the schemas."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+
+class MessageTemplate:
+    """The compiled text of a message box; `render` turns stored values into messages."""
+
+    __slots__ = ("_bound", "_bound_to", "_segments", "slots", "text")
+
+    def __init__(self, text: str, segments: list[Any], slots: int) -> None:
+        self.text = text
+        self.slots = slots  # highest `$n` used; the box has max(1, slots) inlets
+        self._segments = segments  # constant values, _Words or _Filled
+        self._bound_to: Any = None
+        self._bound: tuple[Index, list[Any]] = ({}, [])
+        self._bind(())
+
+    @classmethod
+    def compile(cls, text: str) -> MessageTemplate:
+        """Split `text` into segments and pre-resolve every one whose result is fixed."""
+        segments: list[Any] = []
+        slots = 0
+        for a, b in _split(text, at_commas=True):
+            segment = text[a:b]
+            if _PLACEHOLDER.search(segment):
+                filled = _Filled.compile(segment)
+                slots = max(slots, *(n + 1 for n in filled.slots))
+                segments.append(filled)
+                continue
+            value = _try_json5(segment)
+            if value is not _NOT_JSON5:
+                segments.append(value)
+                continue
+            spans = _split(segment, at_commas=False)
+            segments.append(_Words(segment, tuple(spans)) if len(spans) >= 2 else {"type": segment})
+        return cls(text, segments, slots)
+
+    def _bind(self, schemas: Sequence[Schema]) -> tuple[Index, list[Any]]:
+        """Resolve constant shorthand for these schemas; remember it when they are a tuple."""
+        index = _index(schemas)
+        resolved = [_PENDING if type(s) is _Filled else s for s in self._segments]
+        for i, s in enumerate(self._segments):
+            if type(s) is _Words:
+                resolved[i] = _resolve_words(s.text, s.spans, index)
+        if type(schemas) is tuple:  # immutable, so identity is a safe cache key
+            self._bound_to, self._bound = schemas, (index, resolved)
+        return index, resolved
+
+    def render(self, values: Sequence[Any], schemas: Sequence[Schema] = ()) -> list[Any]:
+        """Return the messages to send, in order, for the stored `values` (`$1` is values[0]).
+
+        Missing or UNSET slots skip the segments that use them. `schemas` are those of the
+        boxes the message box feeds; pass the same tuple each time so constant shorthand is
+        resolved once. Returned values may be shared with earlier renders: do not mutate them.
+
+        Raises:
+            MessageError: a value with no JSON text (bytes, an arbitrary object) was put into
+                a segment that is more than just its placeholder.
+        """
+        index, resolved = self._bound if schemas is self._bound_to else self._bind(schemas)
+        out = []
+        for segment, value in zip(self._segments, resolved, strict=True):
+            if value is _PENDING:
+                value = segment.fill(values, index)
+                if value is _SKIP:
+                    continue
+            out.append(value)
+        return out
+
+    def __repr__(self) -> str:
+        return f"MessageTemplate.compile({self.text!r})"
