@@ -16,6 +16,7 @@ pending `[delay]`, a running `[metro]`, an open `[stdin]`); `run` then returns.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import traceback
@@ -59,7 +60,7 @@ class Hold:
         self.release()
 
 
-class StopRun(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class StopRun(BaseException):
     """Unwinds the current cascade when strict mode stops the run.
 
     A BaseException, so that neither `deliver` nor user code catching Exception swallows it.
@@ -293,10 +294,8 @@ class Runtime:
             self._report_quietly(getattr(event, "__self__", None), exc)
 
     def _report_quietly(self, box: Box | None, exc: BaseException) -> None:
-        try:
+        with contextlib.suppress(StopRun):  # strict mode: `failure` is set already
             self.report(box, exc)
-        except StopRun:
-            pass
 
     def _release(self) -> None:
         self._holds -= 1

@@ -10,6 +10,7 @@ deterministic.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import trio
 import trio.testing
 
 from .api import MEMORY, Patch
+from .errors import PatchError, Problem
 
 
 @attrs.frozen
@@ -31,7 +33,7 @@ class Outcome:
 
 def run_text(
     text: str,
-    *,
+    *injected: tuple[str, Any] | tuple[str, Any, int],
     file: str = "test.patch",
     data_dir: str | os.PathLike[str] = MEMORY,
     stdin: Iterable[str] | None = None,
@@ -40,14 +42,18 @@ def run_text(
     strict: bool = False,
     mock_clock: bool = True,
 ) -> Outcome:
-    """Build `text`, run it until idle, injecting `inject` (box id, message[, inlet]) in order."""
-    patch = Patch.from_string(text, file=file)
+    """Build `text` (dedented), run it until idle, then inject each (box id, message[, inlet]).
+
+    Injections are `injected` then `inject`, each delivered as its own cascade after the
+    patch (and the previous injection) has gone idle.
+    """
+    patch = Patch.from_string(textwrap.dedent(text), file=file)
     return run_patch(
         patch,
         data_dir=data_dir,
         stdin=stdin,
         collect=collect,
-        inject=inject,
+        inject=[*injected, *inject],
         strict=strict,
         mock_clock=mock_clock,
     )
@@ -83,3 +89,12 @@ def run_patch(
     clock = trio.testing.MockClock(autojump_threshold=0) if mock_clock else None
     trio.run(main, clock=clock)
     return Outcome(lines, errors, seen)
+
+
+def first_problem(text: str, file: str = "bad.patch") -> Problem:
+    """The first problem that building `text` (dedented) reports; AssertionError if none."""
+    try:
+        Patch.from_string(textwrap.dedent(text), file=file)
+    except PatchError as exc:
+        return exc.first
+    raise AssertionError("the patch built without problems")

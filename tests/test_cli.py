@@ -171,6 +171,8 @@ def test_signals_stop_cleanly_and_keep_committed_data(tmp_path, signum, code):
     assert proc.wait(timeout=20) == code
     proc.stdout.close()
     proc.stderr.close()
-    reread = write(tmp_path, "sig2.patch", "patch sig\n[loadbang] -> [msg get k] -> [kv] -> [print]\n")
+    reread = write(
+        tmp_path, "sig2.patch", "patch sig\n[loadbang] -> [msg get k] -> [kv] -> [print]\n"
+    )
     result = patchflow_cli("run", str(reread), "--data-dir", str(tmp_path))
-    assert "value\": 42" in result.stdout, result.stderr
+    assert 'value": 42' in result.stdout, result.stderr

@@ -44,7 +44,11 @@ def test_loadbangs_fire_once_each_in_file_order():
         "[loadbang] -> [msg two] -> [print]\n"
         "[loadbang] -> [msg three] -> [print]\n"
     )
-    assert out.lines == ['print: {"type": "one"}', 'print: {"type": "two"}', 'print: {"type": "three"}']
+    assert out.lines == [
+        'print: {"type": "one"}',
+        'print: {"type": "two"}',
+        'print: {"type": "three"}',
+    ]
 
 
 def test_error_in_one_receiver_is_reported_and_the_others_still_receive():

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from textwrap import dedent
-
 import pytest
 import trio
 
-from patchflow import Patch, PatchError, Runtime
-from patchflow.testing import run_text
+from patchflow import Patch, Runtime
+from patchflow.testing import first_problem as problem
+from patchflow.testing import run_text as run
 
 BANG_LINE = '{"type": "bang"}'
-
-
-def run(text: str, *inject, **options):
-    """Run dedented patch text, injecting (box id, message[, inlet]) items in order."""
-    return run_text(dedent(text), inject=list(inject), **options)
-
-
-def problem(text: str):
-    """The first problem building `text` reports."""
-    with pytest.raises(PatchError) as caught:
-        Patch.from_string(dedent(text), file="bad.patch")
-    return caught.value.first
 
 
 # -- expr -------------------------------------------------------------------------------------

@@ -6,25 +6,12 @@ import math
 
 import pytest
 
-from patchflow import BANG, Patch, PatchError, default_registry
-from patchflow.testing import run_text
+from patchflow import BANG, default_registry
+from patchflow.testing import first_problem as problem
+from patchflow.testing import run_text as run
 
 ARITHMETIC = ["+", "-", "*", "/", "%", "min", "max"]
 COMPARISONS = ["==", "!=", "<", "<=", ">", ">="]
-
-
-def run(text: str, *inject, **options):
-    """Run patch text, injecting (box id, message[, inlet]) items in order."""
-    return run_text(text, inject=inject, **options)
-
-
-def problem(text: str):
-    """The first problem building `text` reports; fail if it builds."""
-    try:
-        Patch.from_string(text, file="bad.patch")
-    except PatchError as error:
-        return error.first
-    pytest.fail(f"{text!r} built without a problem")
 
 
 def compute(symbol: str, left, operand, *, argument: str | None = None) -> list:

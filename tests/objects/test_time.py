@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from patchflow import Patch, PatchError
+from patchflow import Patch
+from patchflow.testing import first_problem as problem
 from patchflow.testing import run_text
 
 # Prints each message with the (virtual) time it arrived, in milliseconds from the start.
@@ -26,12 +27,6 @@ def stamps(out) -> list[list]:
     import json
 
     return [json.loads(line.removeprefix("print: ")) for line in out.lines]
-
-
-def problem(text: str):
-    with pytest.raises(PatchError) as caught:
-        Patch.from_string(dedent(text), file="bad.patch")
-    return caught.value.first
 
 
 # -- delay ------------------------------------------------------------------------------------
