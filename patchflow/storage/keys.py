@@ -1,0 +1,224 @@
+"""The on-disk key layout: which space and which bytes each stored thing lives under.
+
+Spaces (see `backend.py`), one per kind of thing, so kv and db data can never collide:
+
+    meta         b"format"                                   → msgpack int: FORMAT_VERSION
+    kv           STORE + key                                 → msgpack value
+    docs         STORE + collection + b"\\0" + SEQ           → msgpack document
+    ids          STORE + collection + b"\\0" + _id           → SEQ
+    collections  STORE + collection                          → SEQ (the last one issued)
+
+`STORE` is a one-byte kind tag, the store name in UTF-8, and a NUL: `b"L" + box_id + b"\\0"` for
+a box's local store, `b"N" + name + b"\\0"` for a named one. The tag keeps local and named
+stores apart (`[kv]` with box id `notes` and `[kv notes]` never share keys), and the NUL ends
+the name, so no store's keys are a prefix-scan away from another's (`"a"` vs `"ab"`); store
+names therefore may not contain NUL, and nor may collection names, for the same reason. Keys,
+collection names and ids are UTF-8, whose byte order is code-point order, so a prefix scan
+lists one store's keys (or one collection's ids) in code-point order.
+
+db layout (the db commands build on it): each collection issues a sequence number per insert,
+counting up from 1 and stored in `collections`; a document lives in `docs` under its `SEQ`
+(8 bytes, big-endian, so byte order is insertion order) and `ids` maps its `_id` to that `SEQ`.
+`find` scans `docs` under `collection_prefix` in insertion order; `findOne`/`update`/`delete`
+look up `ids` first. A collection exists while its `collections` entry does (created by the
+first insert); `drop` deletes the entry and both prefixes. There is no limit on the number of
+collections.
+
+Length limits keep every key within the backend's 511 bytes: store names and collection names
+up to 100 bytes of UTF-8, kv keys up to 400 bytes (storage.md), document ids up to 300 bytes.
+
+`FORMAT_VERSION` is recorded in `meta` when storage is created and checked when it is opened,
+so that a later release can recognise, and migrate, data written by this one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from ..errors import CommandError, StorageError
+from . import codec
+from .backend import Backend, ReadTxn, WriteTxn
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_COLLECTION_BYTES",
+    "MAX_DOC_ID_BYTES",
+    "MAX_KEY_BYTES",
+    "MAX_STORE_NAME_BYTES",
+    "SPACES",
+    "StoreRef",
+    "collection_key",
+    "collection_prefix",
+    "decode_seq",
+    "doc_key",
+    "encode_collection",
+    "encode_doc_id",
+    "encode_key",
+    "encode_seq",
+    "ensure_format_version",
+    "id_key",
+]
+
+#: Every space the layout uses, opened by each backend.
+SPACES = ("meta", "kv", "docs", "ids", "collections")
+
+#: The layout version this release writes; bump it (and add a migration) when the layout changes.
+FORMAT_VERSION = 1
+FORMAT_KEY = b"format"
+
+MAX_KEY_BYTES = 400
+MAX_STORE_NAME_BYTES = 100
+MAX_COLLECTION_BYTES = 100
+MAX_DOC_ID_BYTES = 300
+
+_LOCAL_TAG = b"L"
+_NAMED_TAG = b"N"
+_END = b"\0"
+
+
+@attrs.frozen
+class StoreRef:
+    """Which store a box or a Python `KV`/`DB` uses: a box's local store, or a named one.
+
+    Build one with `StoreRef.local(box_id)`, `StoreRef.named(name)` or — as a `[kv NAME]` box
+    does, and again on `setStore` — `StoreRef.for_box(box_id, name)`.
+    """
+
+    kind: Literal["local", "named"]
+    name: str
+    #: the bytes every key of this store starts with, in every space
+    prefix: bytes = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        tag = _LOCAL_TAG if self.kind == "local" else _NAMED_TAG
+        name = _encode_name(self.name, "store name", MAX_STORE_NAME_BYTES)
+        object.__setattr__(self, "prefix", tag + name + _END)
+
+    @classmethod
+    def local(cls, box_id: str) -> StoreRef:
+        """Return the local store of the box with id `box_id`."""
+        return cls("local", box_id)
+
+    @classmethod
+    def named(cls, name: str) -> StoreRef:
+        """Return the store named `name`, shared by every box and program that names it."""
+        return cls("named", name)
+
+    @classmethod
+    def for_box(cls, box_id: str, name: str = "") -> StoreRef:
+        """Return the store a box uses: named `name`, or its local store when `name` is `""`."""
+        return cls("named", name) if name else cls("local", box_id)
+
+    def __str__(self) -> str:
+        return f"{self.kind} store {self.name!r}"
+
+
+def encode_key(key: str) -> bytes:
+    """Return a kv key's bytes. Raises CommandError if it is not valid text or too long."""
+    if len(key) <= MAX_KEY_BYTES // 4:  # the hot path: this short a key cannot be too long
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # say why below
+    return _encode_text(key, "key", MAX_KEY_BYTES)
+
+
+def encode_collection(collection: str) -> bytes:
+    """Return a collection name's bytes (no NUL, 1 to MAX_COLLECTION_BYTES bytes)."""
+    return _encode_name(collection, "collection name", MAX_COLLECTION_BYTES)
+
+
+def encode_doc_id(doc_id: str) -> bytes:
+    """Return a document id's bytes (1 to MAX_DOC_ID_BYTES bytes)."""
+    return _encode_text(doc_id, "id", MAX_DOC_ID_BYTES, allow_empty=False)
+
+
+def encode_seq(seq: int) -> bytes:
+    """Return a sequence number as 8 big-endian bytes, so that byte order is numeric order."""
+    return seq.to_bytes(8, "big")
+
+
+def decode_seq(data: bytes) -> int:
+    return int.from_bytes(data, "big")
+
+
+def collection_prefix(store: StoreRef, collection: bytes) -> bytes:
+    """Return the prefix of a collection's keys in the `docs` and `ids` spaces."""
+    return store.prefix + collection + _END
+
+
+def collection_key(store: StoreRef, collection: bytes) -> bytes:
+    """Return the key of a collection's entry (its last sequence number) in `collections`."""
+    return store.prefix + collection
+
+
+def doc_key(store: StoreRef, collection: bytes, seq: int) -> bytes:
+    """Return the key of a document in `docs`."""
+    return store.prefix + collection + _END + seq.to_bytes(8, "big")
+
+
+def id_key(store: StoreRef, collection: bytes, doc_id: bytes) -> bytes:
+    """Return the key of a document id's entry in `ids`."""
+    return store.prefix + collection + _END + doc_id
+
+
+def ensure_format_version(backend: Backend) -> int:
+    """Record the layout version in new storage, and refuse storage from a newer release.
+
+    Returns the version found (or just recorded).
+
+    Raises:
+        StorageError: the storage was written by a newer patchflow with a layout this one does
+            not know.
+    """
+
+    def read_version(txn: ReadTxn) -> int | None:
+        raw = txn.get("meta", FORMAT_KEY)
+        return None if raw is None else codec.decode(raw)
+
+    def record_version(txn: WriteTxn) -> int:
+        found = read_version(txn)
+        if found is None:
+            txn.put("meta", FORMAT_KEY, codec.encode(FORMAT_VERSION))
+            return FORMAT_VERSION
+        return found
+
+    version = backend.read(read_version)
+    if version is None:  # new storage (another process may be creating it too: check again)
+        version = backend.write(record_version)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StorageError(
+            f"patch storage at {backend.location} has format version {version!r}, written by a"
+            f" newer patchflow; this one reads format {FORMAT_VERSION} at most."
+            " Upgrade patchflow (pip install --upgrade patchflow) to open it"
+        )
+    # Versions older than FORMAT_VERSION would be migrated here; 1 is the first.
+    return version
+
+
+def _encode_text(text: str, what: str, limit: int, *, allow_empty: bool = True) -> bytes:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CommandError(
+            f"{what} is not valid Unicode text: it has a lone surrogate"
+            f" {text[error.start]!r} at index {error.start}"
+        ) from None
+    if len(data) > limit:
+        raise CommandError(
+            f"{what} is {len(data)} bytes in UTF-8, but may be at most {limit} bytes"
+        )
+    if not data and not allow_empty:
+        raise CommandError(f"{what} may not be empty")
+    return data
+
+
+def _encode_name(name: str, what: str, limit: int) -> bytes:
+    if not isinstance(name, str):
+        raise CommandError(f"{what} must be a string, not {type(name).__name__}")
+    data = _encode_text(name, what, limit, allow_empty=False)
+    if _END in data:
+        raise CommandError(f"{what} {name!r} contains NUL (\\0), which {what}s may not contain")
+    return data

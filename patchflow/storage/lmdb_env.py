@@ -1,0 +1,334 @@
+"""One LMDB environment per patch directory per process: opening, growing, fork() safety.
+
+`lmdb_backend.LmdbBackend` handles share a `SharedEnv` through this module's cache, keyed by
+`(realpath, pid)` with reference counts, because LMDB forbids opening one environment twice in a
+process (closing either would drop the other's locks).
+
+**Durability and sharing.** Environments are opened with `sync=True` (every commit is fsynced
+before `write` returns) and `lock=True` (several processes share one environment: readers never
+block, writers are serialised by LMDB's process-shared write lock).
+
+**Map size.** LMDB maps the file at a fixed size. It starts modest (16 MiB by default, so a small
+patch takes little address space) and grows on demand: when a write hits `MapFullError` the
+transaction is aborted, the map doubled and the write run again, up to `max_map_size`. When
+another process has grown the file, our next transaction gets `MapResizedError`; we adopt the
+new size (`set_mapsize(0)`) and retry.
+
+**Threads.** A write transaction stays on the thread that opened it: `write` opens, runs and
+commits in one synchronous call. A lock per environment serialises this process's transactions,
+so that growing the map never races an open transaction in another thread; a transaction takes
+microseconds, so readers in one process hardly wait, and other processes' readers never do.
+
+**fork().** An environment never crosses `fork()`. The obvious way — the child forgets the
+inherited environment without closing it and opens its own — does not work with py-lmdb 3,
+which refuses to open an environment its process (as the child sees it) holds open already; and
+closing the inherited one in the child would abort the parent's cached read transaction there,
+freeing the parent's slot in the shared reader table. So `os.register_at_fork` hooks close this
+process's environments just before a fork (waiting for running transactions and holding their
+locks until the fork is done), and both parent and child reopen on next use: a handle used in
+the child opens a fresh environment of its own (about a millisecond, once per fork).
+
+**Errors** from LMDB become `StorageError`s that say what to do (free disk space, fix
+permissions, choose another data directory); a failed write is aborted, so it stores nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import lmdb
+
+from ..errors import StorageError
+
+__all__ = ["SharedEnv", "acquire", "current_pid", "release"]
+
+T = TypeVar("T")
+
+_MAX_DBS = 32  # room for spaces later releases may add
+_MAX_RESIZE_RETRIES = 100  # other processes growing the map under us, in a row
+
+
+class SharedEnv:
+    """One LMDB environment, shared by every handle on its directory in this process.
+
+    The environment is closed around a fork (`_close_envs_before_fork`) and opened again on
+    next use, so `env` is None in between.
+    """
+
+    def __init__(
+        self, path: str, spaces: tuple[str, ...], initial_map_size: int, max_map_size: int
+    ) -> None:
+        self.path = path
+        self.max_map_size = max_map_size
+        self.map_size = initial_map_size  # the size to open with (remembered across reopening)
+        self.lock = threading.RLock()
+        self.handles = 0
+        self.busy = 0  # transactions running now (on the thread holding `lock`)
+        self.spaces: tuple[str, ...] = ()
+        self.env: lmdb.Environment | None = None
+        self.dbs: dict[str, lmdb._Database] = {}
+        self.open_spaces(spaces)
+
+    def opened(self) -> lmdb.Environment:
+        """Return the environment, opening it (again) if needed. Call with `lock` held."""
+        if self.env is None:
+            try:
+                self.env = lmdb.open(
+                    self.path,
+                    map_size=self.map_size,
+                    max_dbs=_MAX_DBS,
+                    subdir=True,
+                    sync=True,
+                    metasync=True,
+                    lock=True,
+                )
+            except lmdb.Error as error:
+                raise _storage_error("open", self.path, error) from error
+            self.dbs = {}
+            try:
+                self._open_dbs(self.spaces)
+            except BaseException:
+                self.close()
+                raise
+        return self.env
+
+    def open_spaces(self, spaces: tuple[str, ...]) -> None:
+        with self.lock:
+            self.opened()
+            added = tuple(space for space in spaces if space not in self.spaces)
+            self._open_dbs(added)
+            self.spaces += added
+
+    def _open_dbs(self, spaces: tuple[str, ...]) -> None:
+        missing = [space for space in spaces if space not in self.dbs]
+        if missing:
+            env = self.opened()
+            # One transaction for all of them: a single commit instead of one fsync each (and
+            # none at all when they exist already).
+            self.dbs.update(
+                self.write(
+                    lambda txn: {
+                        space: env.open_db(space.encode(), txn=txn, create=True)
+                        for space in missing
+                    }
+                )
+            )
+
+    def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        """Run `fn` in a read transaction and return its result."""
+        with self.lock:
+            env = self.env if self.env is not None else self.opened()
+            self.busy += 1
+            try:
+                txn = self._begin_read(env)
+                try:
+                    return fn(txn)
+                finally:
+                    txn.abort()  # a read has nothing to commit, and aborting is cheaper
+            except lmdb.Error as error:
+                raise _storage_error("read", self.path, error) from error
+            finally:
+                self.busy -= 1
+
+    def get(self, space: str, key: bytes) -> bytes | None:
+        """`read(lambda txn: txn.get(space, key))` without the lambda and the wrapper."""
+        with self.lock:
+            env = self.env if self.env is not None else self.opened()
+            self.busy += 1
+            try:
+                txn = self._begin_read(env)
+                try:
+                    return txn.get(key, db=self.dbs[space])
+                finally:
+                    txn.abort()
+            except lmdb.Error as error:
+                raise _storage_error("read", self.path, error) from error
+            finally:
+                self.busy -= 1
+
+    def _begin_read(self, env: lmdb.Environment) -> lmdb.Transaction:
+        try:
+            return env.begin()
+        except lmdb.MapResizedError:
+            pass
+        for _ in range(_MAX_RESIZE_RETRIES):  # another process grew the map: adopt its size
+            env.set_mapsize(0)
+            try:
+                return env.begin()
+            except lmdb.MapResizedError:
+                continue
+        raise _unsettled(self.path)
+
+    def write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        """Run `fn` in a write transaction and commit it, growing the map as needed."""
+        with self.lock:
+            env = self.env if self.env is not None else self.opened()
+            self.busy += 1
+            try:
+                resizes = 0
+                while True:
+                    try:
+                        with env.begin(write=True) as txn:
+                            result = fn(txn)
+                        return result
+                    except lmdb.MapFullError:
+                        self._grow(env)
+                    except lmdb.MapResizedError:
+                        resizes += 1
+                        if resizes > _MAX_RESIZE_RETRIES:
+                            raise _unsettled(self.path) from None
+                        env.set_mapsize(0)
+                    except lmdb.Error as error:
+                        raise _storage_error("write", self.path, error) from error
+            finally:
+                self.busy -= 1
+
+    def _grow(self, env: lmdb.Environment) -> None:
+        size = env.info()["map_size"]
+        if size >= self.max_map_size:
+            raise StorageError(
+                f"cannot write patch storage at {self.path}: it has reached its size limit of"
+                f" {_mib(self.max_map_size)}; delete data you no longer need"
+            )
+        env.set_mapsize(min(size * 2, self.max_map_size))
+
+    def close(self) -> None:
+        """Close the environment (it opens again on next use). Call with `lock` held."""
+        if self.env is not None:
+            self.map_size = self.env.info()["map_size"]
+            self.env.close()
+            self.env = None
+            self.dbs = {}
+
+
+# ---- one environment per directory per process, and fork() safety ----------------------------
+
+current_pid = os.getpid()
+_envs: dict[tuple[str, int], SharedEnv] = {}
+_envs_lock = threading.RLock()
+# Environments a fork caught inside a transaction on the forking thread, so that they could not
+# be closed: referenced forever in the child, never used, and never closed there.
+_inherited: list[SharedEnv] = []
+
+
+def _close_envs_before_fork() -> None:
+    """Close every environment, once no transaction runs, so that none crosses the fork.
+
+    LMDB forbids using an environment in a forked child, and py-lmdb refuses to open one the
+    process (as the child sees it) has open already; closing one in the child instead would
+    abort the parent's cached read transaction there and free its slot in the shared reader
+    table. So the parent closes them before forking, keeping every environment's lock until
+    the fork is done; each process reopens on next use.
+    """
+    _envs_lock.acquire()
+    for shared in _envs.values():
+        shared.lock.acquire()
+        if not shared.busy:  # fork() from inside a transaction: leave that one open
+            with contextlib.suppress(Exception):  # never stop a fork over this
+                shared.close()
+
+
+def _release_envs_after_fork() -> None:
+    for shared in _envs.values():
+        shared.lock.release()
+    _envs_lock.release()
+
+
+def _forget_envs_after_fork() -> None:
+    global current_pid, _envs_lock
+    current_pid = os.getpid()
+    _inherited.extend(shared for shared in _envs.values() if shared.env is not None)
+    _envs.clear()
+    _envs_lock = threading.RLock()  # the parent's is held, by a thread the child lacks
+
+
+os.register_at_fork(
+    before=_close_envs_before_fork,
+    after_in_parent=_release_envs_after_fork,
+    after_in_child=_forget_envs_after_fork,
+)
+
+
+def acquire(
+    location: str, spaces: tuple[str, ...], initial_map_size: int, max_map_size: int
+) -> SharedEnv:
+    """Return this process's environment in directory `location`, opening it if need be.
+
+    Each call counts as one more handle; `release` it when done. The sizes only matter when
+    this call opens the environment.
+    """
+    try:
+        os.makedirs(location, exist_ok=True)
+        path = os.path.realpath(location)
+    except OSError as error:
+        raise StorageError(
+            f"cannot create patch storage directory {location}: {error.strerror or error};"
+            " choose a writable data directory (--data-dir or PATCHFLOW_DATA_DIR)"
+        ) from error
+    with _envs_lock:
+        shared = _envs.get((path, current_pid))
+        if shared is None:
+            shared = SharedEnv(path, spaces, initial_map_size, max_map_size)
+            _envs[path, current_pid] = shared
+        else:
+            shared.open_spaces(spaces)
+        shared.handles += 1
+        return shared
+
+
+def release(shared: SharedEnv) -> None:
+    """Give back a handle from `acquire`; the last one closes the environment."""
+    with _envs_lock:
+        shared.handles -= 1
+        if shared.handles == 0:
+            _envs.pop((shared.path, current_pid), None)
+            with shared.lock:
+                shared.close()
+
+
+# ---- errors that say what to do ----------------------------------------------------------------
+
+
+def _storage_error(action: str, path: str, error: lmdb.Error) -> StorageError:
+    text = str(error)
+    lowered = text.lower()
+    if "no space left" in lowered or "disk quota" in lowered:
+        advice = "the disk is full; free some space and try again"
+    elif (
+        isinstance(error, lmdb.ReadonlyError)
+        or "permission denied" in lowered
+        or "read-only file system" in lowered
+        or "operation not permitted" in lowered
+    ):
+        advice = (
+            "check that you may read and write that directory, or choose another data"
+            " directory (--data-dir or PATCHFLOW_DATA_DIR)"
+        )
+    elif isinstance(
+        error,
+        lmdb.CorruptedError
+        | lmdb.InvalidError
+        | lmdb.VersionMismatchError
+        | lmdb.IncompatibleError
+        | lmdb.PageNotFoundError,
+    ):
+        advice = "the files there are damaged or are not patchflow storage; restore a backup"
+    elif isinstance(error, lmdb.ReadersFullError):
+        advice = "too many processes are reading it at once; stop some of them"
+    else:
+        advice = "nothing was changed"
+    return StorageError(f"cannot {action} patch storage at {path}: {text}; {advice}")
+
+
+def _unsettled(path: str) -> StorageError:
+    return StorageError(
+        f"cannot use patch storage at {path}: other processes keep resizing it; try again"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):g} MiB"
