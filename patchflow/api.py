@@ -15,7 +15,6 @@ except through storage.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,9 +27,9 @@ from .graph import Graph, build_graph
 from .language import PatchDecl, parse_patch
 from .registry import Registry
 from .runtime import Runtime
+from .storage.store import check_patch_id
 
 MEMORY = ":memory:"
-_PATCH_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> str:
@@ -46,16 +45,6 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> str:
     import platformdirs
 
     return platformdirs.user_data_dir("patchflow", appauthor=False)
-
-
-def check_patch_id(patch_id: str) -> str:
-    """Return `patch_id` if it can name storage; else raise ValueError saying what is allowed."""
-    if not _PATCH_ID.fullmatch(patch_id) or patch_id.startswith("."):
-        raise ValueError(
-            f"patch id {patch_id!r} cannot name storage: use letters, digits, '_', '.' and '-',"
-            " not starting with a dot (add a `patch ID` line or rename the file)"
-        )
-    return patch_id
 
 
 @attrs.frozen

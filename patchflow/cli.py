@@ -83,7 +83,7 @@ def run(
     sys.exit(code)
 
 
-async def _run_until_done(runtime, forever: bool, timeout: float | None) -> int:  # noqa: ANN001
+async def _run_until_done(runtime, forever: bool, timeout: float | None) -> int:
     stopped_by: list[int] = []
     async with trio.open_nursery() as nursery:
         with trio.CancelScope() as run_scope:
@@ -141,7 +141,7 @@ def help_(obj: str | None) -> None:
     click.echo(cls.help_text())
 
 
-def _names(cls) -> str:  # noqa: ANN001
+def _names(cls) -> str:
     return ", ".join((cls.name, *cls.aliases))
 
 

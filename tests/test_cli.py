@@ -101,7 +101,7 @@ def test_bad_patch_id_is_rejected_with_exit_2(tmp_path):
     patch = write(tmp_path, ".hidden.patch", "[print]\n")
     result = patchflow_cli("run", str(patch), "--data-dir", ":memory:")
     assert result.returncode == 2
-    assert "cannot name storage" in result.stderr
+    assert "invalid patch id" in result.stderr
 
 
 def test_missing_file_and_bad_options_exit_2(tmp_path):

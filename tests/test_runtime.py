@@ -179,5 +179,5 @@ def test_bad_creation_arguments_are_reported_at_the_argument_text():
 
 
 def test_a_patch_id_that_cannot_name_storage_is_rejected():
-    with pytest.raises(ValueError, match="cannot name storage"):
+    with pytest.raises(ValueError, match="invalid patch id"):
         Patch.from_string("[print]", file="my patch.patch")

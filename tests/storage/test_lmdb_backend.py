@@ -67,14 +67,16 @@ def test_a_data_dir_that_cannot_be_created_is_a_storage_error_saying_what_to_do(
         open_storage("p", tmp_path / "file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_an_unwritable_data_dir_is_a_storage_error_saying_what_to_do(tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(StorageError, match="data directory"):
-            open_storage("p", tmp_path)
-    finally:
-        tmp_path.chmod(0o700)
+def test_an_unwritable_data_dir_is_a_storage_error_saying_what_to_do(tmp_path, monkeypatch):
+    # Simulated, because CI runs as root and root may write anywhere.
+    import lmdb
+
+    def refuse(*args, **kwargs):
+        raise lmdb.Error(f"{tmp_path}/p: Permission denied")
+
+    monkeypatch.setattr(lmdb, "open", refuse)
+    with pytest.raises(StorageError, match=r"data directory|permission"):
+        open_storage("p", tmp_path)
 
 
 def test_files_that_are_not_lmdb_are_a_storage_error(tmp_path):
