@@ -9,30 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchflow import ArgumentError, Box, schema
-
-KV_SCHEMAS = (
-    schema("get", "key:string"),
-    schema("set", "key:string", "value"),
-    schema("delete", "key:string"),
-    schema("has", "key:string"),
-    schema("keys"),
-    schema("clear"),
-    schema("setStore", "value:string"),
-)
-
-DB_SCHEMAS = (
-    schema("insert", "collection:string", "doc"),
-    schema("find", "collection:string"),
-    schema("find", "collection:string", "query"),
-    schema("findOne", "collection:string", "id:string"),
-    schema("update", "collection:string", "id:string", "doc"),
-    schema("replace", "collection:string", "id:string", "doc"),
-    schema("delete", "collection:string", "id:string"),
-    schema("count", "collection:string"),
-    schema("count", "collection:string", "query"),
-    schema("drop", "collection:string"),
-)
+from patchflow import DB_SCHEMAS, KV_SCHEMAS, ArgumentError, Box
 
 
 class _StoreBox(Box):

@@ -22,21 +22,22 @@ from .language import parse_patch
 from .messages import (
     BANG,
     UNSET,
-    Field,
     MessageTemplate,
-    Schema,
     describe,
     is_bang,
     message_type,
     parse_json5,
-    schema,
     to_json,
 )
 from .registry import Registry, default_registry
 from .runtime import Hold, Runtime
+from .schemas import BUILTIN_SCHEMAS, DB_SCHEMAS, KV_SCHEMAS, Field, Schema, schema
 
 __all__ = [
     "BANG",
+    "BUILTIN_SCHEMAS",
+    "DB_SCHEMAS",
+    "KV_SCHEMAS",
     "MEMORY",
     "UNSET",
     "ArgumentError",

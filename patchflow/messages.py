@@ -35,6 +35,7 @@ import attrs
 import pyjson5
 
 from .errors import MessageError
+from .schemas import BUILTIN_SCHEMAS, Field, Schema
 
 BANG: Final[dict[str, Any]] = {"type": "bang"}  # shared: never mutate
 
@@ -120,96 +121,6 @@ def _try_json5(text: str) -> Any:
     except pyjson5.Json5Exception:
         return _NOT_JSON5
 
-
-# -- schemas --------------------------------------------------------------------------------
-
-KINDS: Final = ("string", "number", "any")
-
-
-@attrs.frozen
-class Field:
-    """One field of a message schema; `string` fields take tokens raw (`get 20` → "20")."""
-
-    name: str
-    kind: str = attrs.field(default="any", validator=attrs.validators.in_(KINDS))
-    optional: bool = False
-
-    def __str__(self) -> str:
-        mark = "?" if self.optional else ""
-        return f"{self.name}{mark}" if self.kind == "any" else f"{self.name}{mark}: {self.kind}"
-
-
-def _check_fields(instance: Schema, attribute: Any, fields: tuple[Field, ...]) -> None:
-    names = [f.name for f in fields]
-    if "type" in names or len(set(names)) != len(names):
-        raise ValueError(f"schema {instance.type!r}: field names must be unique and not 'type'")
-    flags = [f.optional for f in fields]
-    if flags != sorted(flags):
-        raise ValueError(f"schema {instance.type!r}: optional fields must come last")
-
-
-@attrs.frozen
-class Schema:
-    """The shape of one control message: its `type` and fields in positional order."""
-
-    type: str
-    fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple, validator=_check_fields)
-    # derived once, for the per-message shorthand matching
-    names: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
-    required: int = attrs.field(init=False, eq=False, repr=False)  # non-optional fields
-
-    @names.default
-    def _names(self) -> frozenset[str]:
-        return frozenset(f.name for f in self.fields)
-
-    @required.default
-    def _required(self) -> int:
-        return sum(not f.optional for f in self.fields)
-
-    @property
-    def total(self) -> int:
-        return len(self.fields)
-
-    def __str__(self) -> str:
-        return f"{self.type}{{{', '.join(map(str, self.fields))}}}"
-
-
-def schema(type_name: str, *specs: str) -> Schema:
-    """Build a Schema from field specs `name`, `name?`, `name:kind` or `name?:kind`."""
-    fields = []
-    for spec in specs:
-        name, _, kind = spec.partition(":")
-        optional = name.endswith("?")
-        fields.append(Field(name.removesuffix("?"), kind or "any", optional))
-    return Schema(type_name, tuple(fields))
-
-
-_NO_FIELDS = "bang clear reset start stop pause play run expand collapse toggle keys flush"
-BUILTIN_SCHEMAS: Final[tuple[Schema, ...]] = (
-    *(Schema(name) for name in _NO_FIELDS.split()),
-    schema("get", "key:string"),
-    schema("set", "value"),
-    schema("set", "key:string", "value"),
-    schema("setCode", "value:string"),
-    schema("setSetting", "key:string", "value"),
-    *(schema(name, "value:number") for name in ("setMin", "setMax", "setDefault", "setValue")),
-    schema("load", "src:string"),
-    schema("noteOn", "note", "velocity", "time?", "channel?"),
-    schema("noteOff", "note", "velocity?", "time?", "channel?"),
-    # storage (storage.md): keys, collections and ids are strings
-    schema("has", "key:string"),
-    schema("delete", "key:string"),
-    schema("setStore", "value:string"),
-    schema("insert", "collection:string", "doc"),
-    schema("find", "collection:string"),
-    schema("find", "collection:string", "query"),
-    schema("findOne", "collection:string", "id:string"),
-    schema("update", "collection:string", "id:string", "doc"),
-    schema("replace", "collection:string", "id:string", "doc"),
-    schema("delete", "collection:string", "id:string"),
-    schema("count", "collection:string"),
-    schema("drop", "collection:string"),
-)
 
 Index = dict[str, tuple[Schema, ...]]
 

@@ -48,15 +48,8 @@ def run_text(
     patch (and the previous injection) has gone idle.
     """
     patch = Patch.from_string(textwrap.dedent(text), file=file)
-    return run_patch(
-        patch,
-        data_dir=data_dir,
-        stdin=stdin,
-        collect=collect,
-        inject=[*injected, *inject],
-        strict=strict,
-        mock_clock=mock_clock,
-    )
+    options = dict(data_dir=data_dir, stdin=stdin, collect=collect, strict=strict)
+    return run_patch(patch, inject=[*injected, *inject], mock_clock=mock_clock, **options)
 
 
 def run_patch(
