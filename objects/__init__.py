@@ -4,11 +4,13 @@ Installed as `patchflow_objects` and found through the `patchflow.objects` entry
 registry reads `BOXES` from here. Modules import only the public `patchflow` API.
 """
 
-from . import code, control, flow, math, storage, time
+from . import bus, code, control, flow, lists, math, storage, time
 
 BOXES = (
     *control.BOXES,
     *flow.BOXES,
+    *bus.BOXES,
+    *lists.BOXES,
     *math.BOXES,
     *time.BOXES,
     *code.BOXES,

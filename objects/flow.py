@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from patchflow import BANG, ArgumentError, Box, MessageError, is_bang, message_type, parse_json5
+from patchflow import BANG, ArgumentError, Box, is_bang, message_type, parse_json5
 
 from .math import is_number, parse_number
 
@@ -83,7 +83,7 @@ def _passing(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
     return lambda message: message if test(message) else _SKIP
 
 
-def _is_string_or_control(message: Any) -> bool:
+def is_string_or_control(message: Any) -> bool:
     """What Pd calls a symbol: a string, or a control message such as `[msg start]` sends."""
     return isinstance(message, str) or message_type(message) is not None
 
@@ -98,7 +98,7 @@ def _is_integer(message: Any) -> bool:
 TRIGGER_SPECS: dict[str, Callable[[Any], Any] | None] = {
     "b": lambda message: BANG,
     "a": None,
-    "s": _passing(_is_string_or_control),
+    "s": _passing(is_string_or_control),
     "t": _passing(lambda m: isinstance(m, str)),
     "l": _passing(lambda m: isinstance(m, list | tuple)),
     "n": _passing(is_number),
@@ -361,256 +361,4 @@ class Spigot(Box):
             )
 
 
-# -- send and receive -------------------------------------------------------------------------
-
-
-def _channel(args: str, name: str) -> str | None:
-    words = args.split()
-    if len(words) > 1:
-        raise ArgumentError(f"takes one name, got {len(words)} words; e.g. [{name} counter]")
-    return words[0] if words else None
-
-
-def _new_channel(box: Box, inlet: int, message: Any) -> str:
-    if not isinstance(message, str) or not message.strip():
-        raise box.reject(inlet, message, "a name (a non-empty string)")
-    return message
-
-
-class Send(Box):
-    """Send each message to every `[receive NAME]` in the patch, in their file order.
-
-    The receivers' cascades complete (depth-first) before the next message is taken. A name
-    nobody receives is not an error. Without a name argument the box has a right inlet that
-    sets the name (as Pd's `[send]`).
-
-    Arguments:
-        name: the name to send to (optional: otherwise set it through inlet 1)
-
-    Inlets:
-        0: any message, sent to the receivers of the name
-        1: (only without a name argument) a string: the name to send to from now on
-
-    Outlets:
-        none
-
-    Example:
-        [loadbang] -> [msg hello] -> [s greeting]
-        [r greeting] -> [print]
-    """
-
-    name = "send"
-    aliases = ("s",)
-
-    def __init__(self, channel: str | None = None) -> None:
-        super().__init__(inlets=1 if channel else 2, outlets=0)
-        self.channel = channel
-
-    @classmethod
-    def from_text(cls, args: str, body: str | None = None) -> Send:
-        return cls(_channel(args, "s"))
-
-    async def receive(self, inlet: int, message: Any) -> None:
-        if inlet == 1:
-            self.channel = _new_channel(self, inlet, message)
-        elif self.channel is None:
-            raise MessageError("no name to send to yet: send a name to inlet 1 first")
-        else:
-            await self.patch.publish(self.channel, message)
-
-
-class _Listener:
-    """What a `[receive]` subscribes: messages sent to its name go straight to its outlet.
-
-    Published messages reach a subscriber's inlet 0; a receive without a name argument uses
-    inlet 0 to set its name, so the two are kept apart. For error reports the listener reads
-    as its box (id, line, text).
-    """
-
-    __slots__ = ("box",)
-
-    def __init__(self, box: Receive) -> None:
-        self.box = box
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self.box, attribute)
-
-    async def receive(self, inlet: int, message: Any) -> None:
-        await self.box.send(message)
-
-
-class Receive(Box):
-    """Send on whatever `[send NAME]` boxes send to its name.
-
-    Receivers of one name get each message in subscription order: the order of the
-    `[receive]` boxes in the file (a box renamed through its inlet moves to the end).
-    Without a name argument the box has an inlet that sets the name (as Pd's `[receive]`).
-
-    Arguments:
-        name: the name to receive (optional: otherwise set it through inlet 0)
-
-    Inlets:
-        0: (only without a name argument) a string: the name to receive from now on
-
-    Outlets:
-        0: every message sent to the name
-
-    Example:
-        [r greeting] -> [print]
-        [loadbang] -> [msg hello] -> [s greeting]
-    """
-
-    name = "receive"
-    aliases = ("r",)
-
-    def __init__(self, channel: str | None = None) -> None:
-        super().__init__(inlets=0 if channel else 1, outlets=1)
-        self.channel = channel
-        self._listener = _Listener(self)
-        self._subscribed: str | None = None
-
-    @classmethod
-    def from_text(cls, args: str, body: str | None = None) -> Receive:
-        return cls(_channel(args, "r"))
-
-    def start(self) -> None:
-        self._subscribe()
-
-    def stop(self) -> None:
-        if self._subscribed is not None:
-            self.patch.unsubscribe(self._subscribed, self._listener)  # type: ignore[arg-type]
-            self._subscribed = None
-
-    def _subscribe(self) -> None:
-        if self.channel is not None:
-            self.patch.subscribe(self.channel, self._listener)  # type: ignore[arg-type]
-            self._subscribed = self.channel
-
-    async def receive(self, inlet: int, message: Any) -> None:
-        channel = _new_channel(self, inlet, message)
-        self.stop()
-        self.channel = channel
-        self._subscribe()
-
-
-# -- pack and unpack --------------------------------------------------------------------------
-
-#: slot kind → (initial value, test for what it stores, what the test expects)
-_PACK_SLOTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
-    "f": (0, is_number, "a number"),
-    "s": ("", _is_string_or_control, "a string or control message"),
-    "a": (None, lambda m: True, "any message"),
-}
-
-
-class Pack(Box):
-    """Combine values from several inlets into one list.
-
-    Each argument makes a slot and an inlet: `f` holds a number (initially 0), `s` a string
-    or control message, as `[t s]` passes (initially ""), `a` any message (initially null),
-    and a number holds a number starting at that value. The left inlet is hot: it stores and
-    sends the list; the others only store.
-
-    Arguments:
-        slots: one per inlet, each `f`, `s`, `a` or a number; default `0 0`
-
-    Inlets:
-        0: a value for slot 0: stores it and sends the list; a bang sends the list (for an
-           `a` slot too — a bang is never stored there)
-        1…n-1: a value for that slot, stored without sending
-
-    Outlets:
-        0: the list of the slots' values (a new list each time)
-
-    Example:
-        p = [pack f s]
-        [loadbang] -> [msg 'hi'] -> 1:p
-        [loadbang] -> [msg 5] -> p -> [print]
-    """
-
-    name = "pack"
-
-    def __init__(self, slots: tuple[str, ...] = ("0", "0")) -> None:
-        super().__init__(inlets=len(slots), outlets=1)
-        self.values: list[Any] = []
-        self._checks: list[tuple[Callable[[Any], bool], str]] = []
-        for slot in slots:
-            number = parse_number(slot)
-            if number is not None:
-                initial, test, expected = number, is_number, "a number"
-            elif slot in _PACK_SLOTS:
-                initial, test, expected = _PACK_SLOTS[slot]
-            else:
-                raise ArgumentError(
-                    f"unknown slot {slot!r}; each slot is f, s, a or a number (e.g. [pack f s 0])"
-                )
-            self.values.append(initial)
-            self._checks.append((test, expected))
-
-    @classmethod
-    def from_text(cls, args: str, body: str | None = None) -> Pack:
-        slots = tuple(args.split())
-        return cls(slots) if slots else cls()
-
-    async def receive(self, inlet: int, message: Any) -> None:
-        if inlet == 0 and is_bang(message):
-            await self.send(list(self.values))
-            return
-        test, expected = self._checks[inlet]
-        if not test(message):
-            raise self.reject(inlet, message, f"{expected} or bang" if inlet == 0 else expected)
-        self.values[inlet] = message
-        if inlet == 0:
-            await self.send(list(self.values))
-
-
-class Unpack(Box):
-    """Send the elements of a list out of separate outlets, right to left (as Pd does).
-
-    Element k goes out of outlet k; what is left of a longer list goes out of the last outlet,
-    as a list, first of all. A shorter list sends only the elements it has.
-
-    Arguments:
-        n: how many elements get an outlet of their own (default 2)
-
-    Inlets:
-        0: a list
-
-    Outlets:
-        0…n-1: element 0…n-1 of the list
-        n: the elements after the first n, as a list (only when there are any)
-
-    Example:
-        u = [unpack 2]
-        [loadbang] -> [msg [1, 2, 3]] -> u
-        u:0 -> [print a]
-        u:1 -> [print b]
-        u:2 -> [print rest]
-    """
-
-    name = "unpack"
-
-    def __init__(self, count: int = 2) -> None:
-        super().__init__(inlets=1, outlets=count + 1)
-        self.count = count
-
-    @classmethod
-    def from_text(cls, args: str, body: str | None = None) -> Unpack:
-        text = args.strip()
-        if not text:
-            return cls()
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise ArgumentError(f"expected a count of 1 or more, got {text!r}; e.g. [unpack 3]")
-        return cls(int(text))
-
-    async def receive(self, inlet: int, message: Any) -> None:
-        if not isinstance(message, list | tuple):
-            raise self.reject(inlet, message, "a list")
-        count = self.count
-        if len(message) > count:
-            await self.send(list(message[count:]), count)
-        for outlet in reversed(range(min(count, len(message)))):
-            await self.send(message[outlet], outlet)
-
-
-BOXES = (Trigger, Route, Select, Spigot, Send, Receive, Pack, Unpack)
+BOXES = (Trigger, Route, Select, Spigot)

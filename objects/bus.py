@@ -1,0 +1,139 @@
+"""The patch's named bus: `[send name]` delivers to every `[receive name]` (Pd's wireless)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patchflow import ArgumentError, Box, MessageError
+
+
+def _channel(args: str, name: str) -> str | None:
+    words = args.split()
+    if len(words) > 1:
+        raise ArgumentError(f"takes one name, got {len(words)} words; e.g. [{name} counter]")
+    return words[0] if words else None
+
+
+def _new_channel(box: Box, inlet: int, message: Any) -> str:
+    if not isinstance(message, str) or not message.strip():
+        raise box.reject(inlet, message, "a name (a non-empty string)")
+    return message
+
+
+class Send(Box):
+    """Send each message to every `[receive NAME]` in the patch, in their file order.
+
+    The receivers' cascades complete (depth-first) before the next message is taken. A name
+    nobody receives is not an error. Without a name argument the box has a right inlet that
+    sets the name (as Pd's `[send]`).
+
+    Arguments:
+        name: the name to send to (optional: otherwise set it through inlet 1)
+
+    Inlets:
+        0: any message, sent to the receivers of the name
+        1: (only without a name argument) a string: the name to send to from now on
+
+    Outlets:
+        none
+
+    Example:
+        [loadbang] -> [msg hello] -> [s greeting]
+        [r greeting] -> [print]
+    """
+
+    name = "send"
+    aliases = ("s",)
+
+    def __init__(self, channel: str | None = None) -> None:
+        super().__init__(inlets=1 if channel else 2, outlets=0)
+        self.channel = channel
+
+    @classmethod
+    def from_text(cls, args: str, body: str | None = None) -> Send:
+        return cls(_channel(args, "s"))
+
+    async def receive(self, inlet: int, message: Any) -> None:
+        if inlet == 1:
+            self.channel = _new_channel(self, inlet, message)
+        elif self.channel is None:
+            raise MessageError("no name to send to yet: send a name to inlet 1 first")
+        else:
+            await self.patch.publish(self.channel, message)
+
+
+class _Listener:
+    """What a `[receive]` subscribes: messages sent to its name go straight to its outlet.
+
+    Published messages reach a subscriber's inlet 0; a receive without a name argument uses
+    inlet 0 to set its name, so the two are kept apart. For error reports the listener reads
+    as its box (id, line, text).
+    """
+
+    __slots__ = ("box",)
+
+    def __init__(self, box: Receive) -> None:
+        self.box = box
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.box, attribute)
+
+    async def receive(self, inlet: int, message: Any) -> None:
+        await self.box.send(message)
+
+
+class Receive(Box):
+    """Send on whatever `[send NAME]` boxes send to its name.
+
+    Receivers of one name get each message in subscription order: the order of the
+    `[receive]` boxes in the file (a box renamed through its inlet moves to the end).
+    Without a name argument the box has an inlet that sets the name (as Pd's `[receive]`).
+
+    Arguments:
+        name: the name to receive (optional: otherwise set it through inlet 0)
+
+    Inlets:
+        0: (only without a name argument) a string: the name to receive from now on
+
+    Outlets:
+        0: every message sent to the name
+
+    Example:
+        [r greeting] -> [print]
+        [loadbang] -> [msg hello] -> [s greeting]
+    """
+
+    name = "receive"
+    aliases = ("r",)
+
+    def __init__(self, channel: str | None = None) -> None:
+        super().__init__(inlets=0 if channel else 1, outlets=1)
+        self.channel = channel
+        self._listener = _Listener(self)
+        self._subscribed: str | None = None
+
+    @classmethod
+    def from_text(cls, args: str, body: str | None = None) -> Receive:
+        return cls(_channel(args, "r"))
+
+    def start(self) -> None:
+        self._subscribe()
+
+    def stop(self) -> None:
+        if self._subscribed is not None:
+            self.patch.unsubscribe(self._subscribed, self._listener)  # type: ignore[arg-type]
+            self._subscribed = None
+
+    def _subscribe(self) -> None:
+        if self.channel is not None:
+            self.patch.subscribe(self.channel, self._listener)  # type: ignore[arg-type]
+            self._subscribed = self.channel
+
+    async def receive(self, inlet: int, message: Any) -> None:
+        channel = _new_channel(self, inlet, message)
+        self.stop()
+        self.channel = channel
+        self._subscribe()
+
+
+BOXES = (Send, Receive)
