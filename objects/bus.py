@@ -53,13 +53,13 @@ class Send(Box):
     def from_text(cls, args: str, body: str | None = None) -> Send:
         return cls(_channel(args, "s"))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 1:
             self.channel = _new_channel(self, inlet, message)
         elif self.channel is None:
             raise MessageError("no name to send to yet: send a name to inlet 1 first")
         else:
-            await self.patch.publish(self.channel, message)
+            self.patch.publish(self.channel, message)
 
 
 class _Listener:
@@ -78,8 +78,8 @@ class _Listener:
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.box, attribute)
 
-    async def receive(self, inlet: int, message: Any) -> None:
-        await self.box.send(message)
+    def receive(self, inlet: int, message: Any) -> None:
+        self.box.send(message)
 
 
 class Receive(Box):
@@ -129,7 +129,7 @@ class Receive(Box):
             self.patch.subscribe(self.channel, self._listener)  # type: ignore[arg-type]
             self._subscribed = self.channel
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         channel = _new_channel(self, inlet, message)
         self.stop()
         self.channel = channel

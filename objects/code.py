@@ -78,10 +78,10 @@ class Expr(_ExpressionBox):
 
     name = "expr"
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         hot, result = self.evaluate(inlet, message)
         if hot and result is not None:
-            await self.send(list(result) if type(result) is tuple else result)
+            self.send(list(result) if type(result) is tuple else result)
 
 
 class Map(Expr):
@@ -136,10 +136,10 @@ class Filter(_ExpressionBox):
     name = "filter"
     outlet_count = 2
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         hot, result = self.evaluate(inlet, message)
         if hot:
-            await self.send(message, 0 if result else 1)
+            self.send(message, 0 if result else 1)
 
 
 class Tap(_ExpressionBox):
@@ -164,10 +164,10 @@ class Tap(_ExpressionBox):
 
     name = "tap"
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         hot, _ = self.evaluate(inlet, message)
         if hot:
-            await self.send(message)
+            self.send(message)
 
 
 # -- [py] -----------------------------------------------------------------------------------
@@ -221,6 +221,7 @@ class Py(Box):
 
     name = "py"
     takes_body = True
+    may_suspend = True  # its code may `await trio.sleep(...)`
 
     def __init__(self, code: str, *, inlets: int = 1, outlets: int = 1) -> None:
         super().__init__(inlets=inlets, outlets=outlets)
@@ -257,7 +258,7 @@ class Py(Box):
             raise ArgumentError("inlets must be at least 1 (inlets=1)")
         return cls(body, **ports)
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         pending: list[_Sending] = []
 
         def send(value: Any, outlet: int | None = None) -> _Sending:
@@ -267,14 +268,15 @@ class Py(Box):
             pending.append(sending)
             return sending
 
+        run = self._function(message, inlet, send, self._kv, self._db, self.state, trio)
         try:
-            await self._function(message, inlet, send, self._kv, self._db, self.state, trio)
+            self.patch.wait(run)
         except Exception:
-            await self._send_pending(pending, None)
+            self._send_pending(pending, None)
             raise
-        await self._send_pending(pending, None)
+        self._send_pending(pending, None)
 
-    async def _send_pending(self, pending: list[_Sending], last: _Sending | None) -> None:
+    def _send_pending(self, pending: list[_Sending], last: _Sending | None) -> None:
         """Send the queued sends in call order, up to and including `last` (all if None)."""
         while pending:
             sending = pending.pop(0)
@@ -284,9 +286,9 @@ class Py(Box):
                 value = list(value)
             if sending.outlet is None:
                 for outlet in reversed(range(self.outlets)):
-                    await self.send(value, outlet)
+                    self.send(value, outlet)
             else:
-                await self.send(value, sending.outlet)
+                self.send(value, sending.outlet)
             if sending is last:
                 return
 
@@ -323,13 +325,9 @@ class _Sending:
         self.sent = False
 
     def __await__(self) -> Any:
-        if self.sent:
-            return _done().__await__()
-        return self.box._send_pending(self.pending, self).__await__()
-
-
-async def _done() -> None:
-    return None
+        if not self.sent:
+            self.box._send_pending(self.pending, self)
+        return iter(())  # done at once: awaiting it returns None without suspending
 
 
 class _LazyStore:

@@ -30,8 +30,8 @@ class Loadbang(Box):
     def __init__(self) -> None:
         super().__init__(inlets=0, outlets=1)
 
-    async def loadbang(self) -> None:
-        await self.send(BANG)
+    def loadbang(self) -> None:
+        self.send(BANG)
 
 
 class Print(Box):
@@ -63,7 +63,7 @@ class Print(Box):
     def from_text(cls, args: str, body: str | None = None) -> Print:
         return cls(args.strip() or "print")
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         self.patch.print_line(f"{self.label}: {to_json(message)}")
 
 
@@ -102,7 +102,7 @@ class Stdin(Box):
     def start(self) -> None:
         self.patch.read_stdin(self)
 
-    async def line_in(self, text: str) -> None:
+    def line_in(self, text: str) -> None:
         if self.json:
             import json
 
@@ -110,12 +110,12 @@ class Stdin(Box):
                 value = json.loads(text)
             except ValueError as exc:
                 raise ValueError(f"line is not JSON ({exc}): {text[:60]!r}") from None
-            await self.send(value)
+            self.send(value)
         else:
-            await self.send(text)
+            self.send(text)
 
-    async def end_of_input(self) -> None:
-        await self.send(BANG, 1)
+    def end_of_input(self) -> None:
+        self.send(BANG, 1)
 
 
 class Msg(Box):
@@ -169,7 +169,7 @@ class Msg(Box):
                     seen.setdefault(id(schema), schema)
         self._schemas = tuple(seen.values())
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0:
             if message is None or is_bang(message):
                 pass
@@ -182,7 +182,7 @@ class Msg(Box):
             self.values[inlet] = message
             return
         for value in self.template.render(self.values, self._schemas):
-            await self.send(value)
+            self.send(value)
 
     def _set_text(self, value: Any) -> None:
         if not isinstance(value, str):

@@ -157,14 +157,14 @@ class Trigger(Box):
         specs = tuple(args.split())
         return cls(specs) if specs else cls()
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         for outlet, pick in self._plan:
             if pick is None:  # `a`: the same object, no test
-                await self.send(message, outlet)
+                self.send(message, outlet)
             else:
                 value = pick(message)
                 if value is not _SKIP:
-                    await self.send(value, outlet)
+                    self.send(value, outlet)
 
 
 # -- route ------------------------------------------------------------------------------------
@@ -244,12 +244,12 @@ class Route(Box):
     def from_text(cls, args: str, body: str | None = None) -> Route:
         return cls(tuple(split_arguments(args)))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         for outlet, test in self._tests:
             if test(message):
-                await self.send(message, outlet)
+                self.send(message, outlet)
                 return
-        await self.send(message, len(self._tests))
+        self.send(message, len(self._tests))
 
 
 # -- select -----------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class Select(Box):
     def from_text(cls, args: str, body: str | None = None) -> Select:
         return cls(tuple(_select_value(text) for text in split_arguments(args)))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 1:
             if not (is_number(message) or isinstance(message, str)):
                 raise self.reject(inlet, message, "a number or string to select")
@@ -305,9 +305,9 @@ class Select(Box):
             return
         for outlet, value in enumerate(self.values):
             if same_value(message, value):
-                await self.send(BANG, outlet)
+                self.send(BANG, outlet)
                 return
-        await self.send(message, len(self.values))
+        self.send(message, len(self.values))
 
 
 # -- spigot -----------------------------------------------------------------------------------
@@ -347,10 +347,10 @@ class Spigot(Box):
             raise ArgumentError(f"expected 0 (closed) or 1 (open), got {text!r}; e.g. [spigot 1]")
         return cls(is_open=text == "1")
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0:
             if self.open:
-                await self.send(message)
+                self.send(message)
         elif is_bang(message):
             self.open = not self.open
         elif isinstance(message, bool):

@@ -67,16 +67,16 @@ class Pack(Box):
         slots = tuple(args.split())
         return cls(slots) if slots else cls()
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0 and is_bang(message):
-            await self.send(list(self.values))
+            self.send(list(self.values))
             return
         test, expected = self._checks[inlet]
         if not test(message):
             raise self.reject(inlet, message, f"{expected} or bang" if inlet == 0 else expected)
         self.values[inlet] = message
         if inlet == 0:
-            await self.send(list(self.values))
+            self.send(list(self.values))
 
 
 class Unpack(Box):
@@ -118,14 +118,14 @@ class Unpack(Box):
             raise ArgumentError(f"expected a count of 1 or more, got {text!r}; e.g. [unpack 3]")
         return cls(int(text))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if not isinstance(message, list | tuple):
             raise self.reject(inlet, message, "a list")
         count = self.count
         if len(message) > count:
-            await self.send(list(message[count:]), count)
+            self.send(list(message[count:]), count)
         for outlet in reversed(range(min(count, len(message)))):
-            await self.send(message[outlet], outlet)
+            self.send(message[outlet], outlet)
 
 
 BOXES = (Pack, Unpack)

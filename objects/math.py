@@ -92,16 +92,16 @@ class Float(Box):
             raise ArgumentError(f"expected {cls.expected}, got {args.strip()!r}; e.g. {example}")
         return cls(initial)
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0 and is_bang(message):
-            await self.send(self.value)
+            self.send(self.value)
             return
         if not self.accepts(message):
             hint = f"{self.expected} or bang" if inlet == 0 else self.expected
             raise self.reject(inlet, message, hint)
         self.value = self.convert(message)
         if inlet == 0:
-            await self.send(self.value)
+            self.send(self.value)
 
 
 class Int(Float):
@@ -154,7 +154,7 @@ class Operator(Box):
         operand = _number_argument(args, f"[{cls.name} 1]")
         return cls() if operand is None else cls(operand)
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 1:
             if not is_number(message):
                 raise self.reject(inlet, message, "a number")
@@ -164,7 +164,7 @@ class Operator(Box):
             self.left = message
         elif not is_bang(message):
             raise self.reject(inlet, message, "a number or bang")
-        await self.send(self.operate(self.left, self.operand))
+        self.send(self.operate(self.left, self.operand))
 
 
 def _divide(left: Number, right: Number) -> Number:

@@ -37,15 +37,15 @@ class _StoreBox(Box):
         home = opener(local=self.id)
         return home.store(self.store_name) if self.store_name else home
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         store = self._store
         if store is None:
             store = self._store = self._open()
-        reply = await store.execute(message)
+        reply = self.patch.wait(store.execute(message))
         if reply.get("op") == "setStore":
             self._store = store.store(reply["value"])
             self.store_name = reply["value"]
-        await self.send(reply)
+        self.send(reply)
 
 
 class KV(_StoreBox):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from itertools import count
 from typing import Any
@@ -86,7 +86,7 @@ def clock_of(patch: Any) -> Clock:
     return clock
 
 
-def _event(box: Box, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+def _event(box: Box, fn: Callable[[], None]) -> Callable[[], None]:
     """Mark a posted event as the box's, so the runtime names the box if it fails."""
     fn.__self__ = box  # type: ignore[attr-defined]
     return fn
@@ -163,7 +163,7 @@ class Delay(Box):
     def from_text(cls, args: str, body: str | None = None) -> Delay:
         return cls(_milliseconds(args, 1000.0, "[delay 250]", zero=True))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0:
             self._schedule(message)
         elif _good_interval(message, zero=True):
@@ -172,7 +172,7 @@ class Delay(Box):
             self._drop_pending()
         elif message == "flush" or message_type(message) == "flush":
             for later in self._drop_pending():
-                await self.send(later.value)
+                self.send(later.value)
         else:
             raise self.reject(inlet, message, "a time in milliseconds (≥ 0), clear or flush")
 
@@ -189,9 +189,9 @@ class Delay(Box):
     def _due(self, later: _Later) -> None:
         """The clock fired: queue the cascade that sends the message, then let go of the patch."""
 
-        async def send_later() -> None:
+        def send_later() -> None:
             if self._pending.pop(later.order, None) is not None:  # not cleared or flushed since
-                await self.send(later.value)
+                self.send(later.value)
 
         self.patch.post(_event(self, send_later))
         later.hold.release()
@@ -254,7 +254,7 @@ class Metro(Box):
     def from_text(cls, args: str, body: str | None = None) -> Metro:
         return cls(_milliseconds(args, 1000.0, "[metro 250]", zero=False))
 
-    async def receive(self, inlet: int, message: Any) -> None:
+    def receive(self, inlet: int, message: Any) -> None:
         if inlet == 1:
             if not _good_interval(message, zero=False):
                 raise self.reject(inlet, message, "an interval in milliseconds (> 0)")
@@ -266,20 +266,20 @@ class Metro(Box):
                 inlet, message, "a bang, start, stop, true/false or a number (0 stops)"
             )
         if switch:
-            await self._start()
+            self._start()
         else:
             self._halt()
 
     def stop(self) -> None:
         self._halt()
 
-    async def _start(self) -> None:
+    def _start(self) -> None:
         self._halt()
         self._run += 1
         self._hold = self.patch.hold()
         self._anchor, self._period, self._ticks = trio.current_time(), self.ms / 1000, 0
         self._schedule_next()  # before the first bang, whose cascade may stop the metro
-        await self.send(BANG)
+        self.send(BANG)
 
     def _halt(self) -> None:
         if self._hold is None:
@@ -312,11 +312,11 @@ class Metro(Box):
             self.patch.post(_event(self, partial(self._tick, run)))
         self._schedule_next()
 
-    async def _tick(self, run: int) -> None:
+    def _tick(self, run: int) -> None:
         if self._queued == run:
             self._queued = None
         if run == self._run:
-            await self.send(BANG)
+            self.send(BANG)
 
 
 def _switch(message: Any) -> bool | None:

@@ -1,17 +1,20 @@
-"""Run a built graph on trio: one scheduler channel, depth-first delivery, idle detection.
+"""Run a built graph on trio: one scheduler channel, synchronous depth-first cascades, idleness.
 
 Independent sources (loadbang, timers, stdin lines, messages injected from Python) post
-*events* — argument-less async callables — on one unbounded trio memory channel. A single
-scheduler task takes them one at a time and runs each as a **cascade**: everything the event
-sends completes, depth-first, before the next event starts (Pure Data's contract).
+*events* — argument-less callables — on one unbounded trio memory channel. A single scheduler
+task takes them one at a time and runs each as a **cascade**: everything the event sends
+completes, depth-first, before the next event starts (Pure Data's contract).
 
-Inside a cascade a send is a direct chain of `await` calls (`Box.send` → `Runtime.deliver` →
-`Box.receive`), with no trio checkpoint or channel hop per wire: a measured 10-box chain is
-about 50× slower with a task and channel per box. Boxes may still `await` real work (storage,
-`trio.sleep` in `[py]`); no other cascade runs meanwhile because the scheduler is waiting.
+A cascade is a chain of plain calls (`Box.send` → `Box.receive` → …) with no trio checkpoint or
+channel hop per wire: a task and channel per box measured about 50× slower, and awaiting a
+coroutine per wire about 2× slower than plain calls. Boxes that must await use
+`Runtime.wait`; a patch containing a box that may really suspend runs its cascades in a worker
+greenlet (`suspend.py`), and no other cascade runs until the suspended one is done.
 
-The patch is idle when no cascade runs, no event is queued and nothing holds it open (a
-pending `[delay]`, a running `[metro]`, an open `[stdin]`); `run` then returns.
+The scheduler drains queued events without yielding, and checkpoints every `BATCH` cascades so
+that timers, signals and cancellation still get in. The patch is idle when no cascade runs, no
+event is queued and nothing holds it open (a pending `[delay]`, a running `[metro]`, an open
+`[stdin]`); `run` then returns.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .box import Box
 from .errors import PatchflowError, RunawayLoop, StorageError
+from .suspend import CascadeWorker, wait
 
 if TYPE_CHECKING:
-    from .box import Box
     from .graph import Graph
     from .storage import PatchStorage
 
-Event = Callable[[], Awaitable[None]]
+Event = Callable[[], object]
 MAX_DEPTH = 1000
+BATCH = 64  # cascades run back to back before the scheduler lets other tasks in
 
 
 class Hold:
@@ -61,10 +66,21 @@ class Hold:
 
 
 class StopRun(BaseException):
-    """Unwinds the current cascade when strict mode stops the run.
+    """Unwinds the current cascade when strict mode (or missing storage) stops the run.
 
-    A BaseException, so that neither `deliver` nor user code catching Exception swallows it.
+    A BaseException, so that neither `Box.send` nor user code catching Exception swallows it.
     """
+
+
+class _Source(Box):
+    """The sender of messages that come from outside any box (Python, the bus)."""
+
+    name = "<source>"
+
+    def __init__(self, runtime: Runtime, target: Box, inlet: int) -> None:
+        super().__init__(inlets=0, outlets=1)
+        self.patch = runtime
+        self._wires = [((target, inlet),)]
 
 
 class Runtime:
@@ -95,6 +111,7 @@ class Runtime:
         self.file = graph.file
         self.strict = strict
         self.max_depth = max_depth
+        self.depth = 0  # deliveries deep in the current cascade (read by Box.send)
         self.error_count = 0
         self.failure: BaseException | None = None
         self._output = output or _print_stdout
@@ -102,17 +119,23 @@ class Runtime:
         self._stdin = stdin
         self._storage_opener = storage_opener
         self._storage: PatchStorage | None = None
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](math.inf)
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](
+            math.inf
+        )
         self._holds = 0
-        self._depth = 0
+        self._busy = False  # a cascade is running
+        self._running = False
         self._nursery: trio.Nursery | None = None
         self._subscribers: dict[str, list[Box]] = defaultdict(list)
+        self._sources: dict[tuple[int, int], Box] = {}
+        self._queued = 0  # events in the channel (statistics() allocates; this is read often)
         self._stdin_boxes: list[Box] = []
         self._idle_waiters: list[trio.Event] = []
         self._done = False
+        suspends = any(box.may_suspend for box in graph.boxes.values())
+        self._worker = CascadeWorker() if suspends else None
         for box in graph.boxes.values():
             box.patch = self
-            box._deliver = self.deliver
 
     # -- what boxes use ---------------------------------------------------------------------
 
@@ -122,6 +145,7 @@ class Runtime:
 
     def post(self, event: Event) -> None:
         """Queue `event` to run as its own cascade after those already queued."""
+        self._queued += 1
         self._send_channel.send_nowait(event)
 
     def hold(self) -> Hold:
@@ -130,8 +154,17 @@ class Runtime:
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a background task (a timer) for as long as the patch runs."""
-        assert self._nursery is not None, "the patch is not running"
+        if self._nursery is None:
+            raise PatchflowError("the patch is not running")
         self._nursery.start_soon(fn, *args)
+
+    def wait(self, awaitable: Awaitable[Any]) -> Any:
+        """Return the result of `awaitable` from inside a cascade (storage calls, `[py]` code).
+
+        It suspends the cascade only if the awaitable really suspends, which needs a box class
+        with `may_suspend = True` in the patch; otherwise it raises SuspendError.
+        """
+        return wait(awaitable, self._worker)
 
     def subscribe(self, name: str, box: Box) -> None:
         """Make `box` receive (on inlet 0) what `[send name]` sends, in subscription order."""
@@ -142,13 +175,25 @@ class Runtime:
         if subscribers and box in subscribers:
             subscribers.remove(box)
 
-    async def publish(self, name: str, message: Any) -> None:
+    def publish(self, name: str, message: Any) -> None:
         """Deliver `message` to every subscriber of `name`, depth-first, in order."""
         for box in tuple(self._subscribers.get(name, ())):
-            await self.deliver(box, 0, message)
+            self.deliver(box, 0, message)
+
+    def deliver(self, target: Box, inlet: int, message: Any) -> None:
+        """Deliver one message to one inlet, with the same accounting as a wire."""
+        self.source(target, inlet).send(message)
+
+    def source(self, target: Box, inlet: int) -> Box:
+        """A sender wired only to `target`'s `inlet` (kept, so injecting allocates nothing)."""
+        key = (id(target), inlet)  # the cache keeps `target` alive, so its id stays its own
+        source = self._sources.get(key)
+        if source is None:
+            source = self._sources[key] = _Source(self, target, inlet)
+        return source
 
     def read_stdin(self, box: Box) -> None:
-        """Register a `[stdin]` box: each input line is sent to its `line(text)`, then `end()`."""
+        """Register a `[stdin]` box: each input line goes to its `line_in(text)`, then `end()`."""
         self._stdin_boxes.append(box)
 
     @property
@@ -166,32 +211,11 @@ class Runtime:
                 raise StopRun(str(exc)) from exc
         return self._storage
 
-    # -- delivery ---------------------------------------------------------------------------
-
-    async def deliver(self, target: Box, inlet: int, message: Any) -> None:
-        """Deliver one message to one inlet and wait for its whole cascade (the hot path)."""
-        depth = self._depth + 1
-        if depth > self.max_depth:
-            raise RunawayLoop(self.max_depth)
-        self._depth = depth
-        try:
-            await target.receive(inlet, message)
-        except RunawayLoop as loop:
-            if len(loop.path) < 256:
-                loop.path.append(target.id)
-            raise
-        except Exception as exc:
-            self.report(target, exc)
-        finally:
-            self._depth = depth - 1
-
     def report(self, box: Box | None, exc: BaseException) -> None:
         """Report a runtime error with the box's id, class and line; stop if strict."""
         self.error_count += 1
         if isinstance(exc, RunawayLoop):
-            text = f"{exc}; stopped the loop {exc.loop_description()}"
-            where = f"{self.file}: runaway loop"
-            line = f"{where}: {text}"
+            line = f"{self.file}: runaway loop: {exc}; stopped the loop {exc.loop_description()}"
         elif box is None:
             line = f"{self.file}: {_exception_text(exc)}"
         else:
@@ -211,13 +235,14 @@ class Runtime:
         Returns "idle", "timeout", "stopped" or "failed" (strict mode; see `failure`).
         """
         reason = "stopped"
-        # Each delivery nests a few Python frames (deliver → receive → send); make sure the
+        # Each delivery nests a few Python frames (send → receive → send); make sure the
         # runaway-loop guard, not Python's recursion limit, is what stops a feedback loop.
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), self.max_depth * 6 + 1000))
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), self.max_depth * 8 + 1000))
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._start_boxes()
+                self._running = True
                 with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
                     reason = await self._schedule(forever)
                 if scope.cancelled_caught:
@@ -225,6 +250,7 @@ class Runtime:
                 nursery.cancel_scope.cancel()
         finally:
             self._done = True
+            self._running = False
             self._nursery = None
             for box in self.graph.boxes.values():
                 try:
@@ -237,8 +263,9 @@ class Runtime:
         return reason
 
     def stop(self) -> None:
-        """End the run from inside the patch or from the embedding program."""
-        self._send_channel.send_nowait(None)
+        """End the run (after the cascades already queued), from a box or from Python."""
+        if not self._done:
+            self.post(None)  # type: ignore[arg-type]
 
     async def wait_idle(self) -> None:
         """Wait until the patch is idle (or has stopped)."""
@@ -246,8 +273,24 @@ class Runtime:
             return
         waiter = trio.Event()
         self._idle_waiters.append(waiter)
-        self._send_channel.send_nowait(_wake)
+        self.post(_wake)
         await waiter.wait()
+
+    def run_now(self, event: Event) -> bool:
+        """Run `event` as a cascade in the calling task if nothing else is queued or running.
+
+        The fast path for messages injected from Python: no task switch. Returns False (and
+        does nothing) when the event must be queued instead.
+        """
+        if (
+            not self._running
+            or self._busy
+            or self._worker is not None
+            or self._queued
+        ):
+            return False
+        self._cascade(event)
+        return True
 
     def close_storage(self) -> None:
         if self._storage is not None:
@@ -267,31 +310,50 @@ class Runtime:
 
     async def _schedule(self, forever: bool) -> str:
         receive = self._receive_channel
+        batch = 0
         while True:
-            event = await receive.receive()
+            try:
+                event = receive.receive_nowait()
+                self._queued -= 1
+            except trio.WouldBlock:
+                if self._holds == 0:
+                    waiters, self._idle_waiters = self._idle_waiters, []
+                    for waiter in waiters:
+                        waiter.set()
+                    if not forever:
+                        return "idle"
+                event = await receive.receive()
+                self._queued -= 1
+                batch = 0
+            else:
+                batch += 1
+                if batch >= BATCH:
+                    batch = 0
+                    await trio.lowlevel.checkpoint()
             if event is None:
                 return "stopped"
-            if event is not _wake:
-                await self._run_cascade(event)
-                if self.failure is not None:
-                    return "failed"
-            if self._holds == 0 and receive.statistics().current_buffer_used == 0:
-                waiters, self._idle_waiters = self._idle_waiters, []
-                for waiter in waiters:
-                    waiter.set()
-                if not forever:
-                    return "idle"
+            if event is _wake:
+                continue
+            if self._worker is None:
+                self._cascade(event)
+            else:
+                await self._worker.run(self._cascade, event)
+            if self.failure is not None:
+                return "failed"
 
-    async def _run_cascade(self, event: Event) -> None:
-        self._depth = 0
+    def _cascade(self, event: Event) -> None:
+        self.depth = 0
+        self._busy = True
         try:
-            await event()
+            event()
         except StopRun:
-            pass  # strict mode: `failure` is set and the scheduler ends the run
+            pass  # `failure` is set and the scheduler ends the run
         except RunawayLoop as loop:
             self._report_quietly(None, loop)
         except Exception as exc:
             self._report_quietly(getattr(event, "__self__", None), exc)
+        finally:
+            self._busy = False
 
     def _report_quietly(self, box: Box | None, exc: BaseException) -> None:
         with contextlib.suppress(StopRun):  # strict mode: `failure` is set already
@@ -300,7 +362,7 @@ class Runtime:
     def _release(self) -> None:
         self._holds -= 1
         if self._holds == 0 and not self._done:
-            self._send_channel.send_nowait(_wake)
+            self.post(_wake)
 
     async def _read_stdin(self, hold: Hold) -> None:
         lines = self._stdin if self._stdin is not None else _process_stdin()
@@ -315,13 +377,13 @@ class Runtime:
             hold.release()
 
 
-async def _wake() -> None:
+def _wake() -> None:
     """A no-op event: makes the scheduler look at idleness again."""
 
 
-def _bound(fn: Callable[[Any], Awaitable[None]], arg: Any) -> Event:
-    async def event() -> None:
-        await fn(arg)
+def _bound(fn: Callable[[Any], object], arg: Any) -> Event:
+    def event() -> None:
+        fn(arg)
 
     event.__self__ = getattr(fn, "__self__", None)  # type: ignore[attr-defined]
     return event
