@@ -83,16 +83,21 @@ class InvalidCommand(CommandError):
 def invalid(command: Any, problem: str | None = None) -> InvalidCommand:
     """Return the error for a command whose fields are wrong, showing it as a typed dict.
 
-    `problem` defaults to the class's `needs` (`needs key (string) and value`).
+    `problem` defaults to the class's `needs` (`needs key (string) and value`). Fields left at
+    their default (db's optional `query`, `sort`, ...) are not shown.
     """
     cls = type(command)
     shown = {"type": cls.verb}
     for field in attrs.fields(cls):
         if field.init:
             value = getattr(command, field.name, MISSING)
-            if value is not MISSING:
+            if value is not MISSING and not _is_default(value, field.default):
                 shown[field.name] = value
     return InvalidCommand(cls.owner, cls.verb, problem or f"needs {cls.needs}", shown)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default
 
 
 def parse_command(owner: str, message: Any, commands: Mapping[str, type[C]]) -> C:

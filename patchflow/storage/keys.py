@@ -6,7 +6,7 @@ Spaces (see `backend.py`), one per kind of thing, so kv and db data can never co
     kv           STORE + key                                 → msgpack value
     docs         STORE + collection + b"\\0" + SEQ           → msgpack document
     ids          STORE + collection + b"\\0" + _id           → SEQ
-    collections  STORE + collection                          → SEQ (the last one issued)
+    collections  STORE + collection                          → SEQ (the last one issued) + STAMP
 
 `STORE` is a one-byte kind tag, the store name in UTF-8, and a NUL: `b"L" + box_id + b"\\0"` for
 a box's local store, `b"N" + name + b"\\0"` for a named one. The tag keeps local and named
@@ -22,7 +22,11 @@ counting up from 1 and stored in `collections`; a document lives in `docs` under
 `find` scans `docs` under `collection_prefix` in insertion order; `findOne`/`update`/`delete`
 look up `ids` first. A collection exists while its `collections` entry does (created by the
 first insert); `drop` deletes the entry and both prefixes. There is no limit on the number of
-collections.
+collections. `STAMP` (8 random bytes) is rewritten by every write that changes the collection's
+documents, so that a reader holding a copy of the documents can tell from the entry alone
+whether the copy is still current (`db.py` caches collections this way): anything that writes
+to `docs` must rewrite the entry with `collection_entry(seq)` in the same transaction. An entry
+without a stamp (just the SEQ) is valid too; such a collection is simply never cached.
 
 Length limits keep every key within the backend's 511 bytes: store names and collection names
 up to 100 bytes of UTF-8, kv keys up to 400 bytes (storage.md), document ids up to 300 bytes.
@@ -33,6 +37,7 @@ so that a later release can recognise, and migrate, data written by this one.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import attrs
@@ -47,8 +52,11 @@ __all__ = [
     "MAX_DOC_ID_BYTES",
     "MAX_KEY_BYTES",
     "MAX_STORE_NAME_BYTES",
+    "SEQ_BYTES",
     "SPACES",
+    "STAMP_BYTES",
     "StoreRef",
+    "collection_entry",
     "collection_key",
     "collection_prefix",
     "decode_seq",
@@ -72,6 +80,10 @@ MAX_KEY_BYTES = 400
 MAX_STORE_NAME_BYTES = 100
 MAX_COLLECTION_BYTES = 100
 MAX_DOC_ID_BYTES = 300
+
+#: sizes of a document's sequence number and of a collection entry's stamp
+SEQ_BYTES = 8
+STAMP_BYTES = 8
 
 _LOCAL_TAG = b"L"
 _NAMED_TAG = b"N"
@@ -141,7 +153,18 @@ def encode_seq(seq: int) -> bytes:
 
 
 def decode_seq(data: bytes) -> int:
-    return int.from_bytes(data, "big")
+    """Return the sequence number at the start of `data`: a doc's SEQ, or a collection's entry
+    (whose stamp follows the SEQ)."""
+    return int.from_bytes(data[:SEQ_BYTES], "big")
+
+
+def collection_entry(seq: int) -> bytes:
+    """Return a collection's entry in `collections`: its last SEQ and a fresh random stamp.
+
+    Every write that changes a collection's documents must (re)write its entry with this, in
+    the same transaction, so that cached copies of the collection are seen to be stale.
+    """
+    return seq.to_bytes(SEQ_BYTES, "big") + os.urandom(STAMP_BYTES)
 
 
 def collection_prefix(store: StoreRef, collection: bytes) -> bytes:

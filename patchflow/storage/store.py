@@ -5,6 +5,9 @@
         settings = storage.kv(name="settings")                 # == kv.store("settings")
         await settings.set("volume", 0.8)
         reply = await storage.execute_kv(StoreRef.named("settings"), {"get": "volume"})
+        notes = storage.db(local="db-1")                       # a [db] box's local store
+        note_id = await notes.insert("notes", {"text": "hi"})
+        reply = await storage.execute_db(StoreRef.named("shop"), {"find": "items"})
 
 The coroutines complete without yielding to the event loop. Reads are direct synchronous
 transactions (about a microsecond; a thread hop would cost a hundred times that) and durable
@@ -13,22 +16,37 @@ writes run inline too (about 300 µs; through `trio.to_thread` they measured abo
 committed and then cancelled before its caller hears of it, and the facade works under any event
 loop. Should a backend ever need a worker thread, the `run` calls here are the place to add it.
 
-A `[kv]` box holds a `StoreRef` (`StoreRef.for_box(box.id, name)`) and calls `execute_kv`, which
-never raises for a bad command or a storage failure: it returns `{op: "error", message}`. On a
-`{op: "setStore"}` reply the box switches: `store = StoreRef.for_box(box.id, reply["value"])`.
+A `[kv]` box holds a `StoreRef` (`StoreRef.for_box(box.id, name)`) and calls `execute_kv` (a
+`[db]` box: `execute_db`), which never raises for a bad command or a storage failure: it
+returns `{op: "error", message}`. On a `{op: "setStore"}` reply the box switches:
+`store = StoreRef.for_box(box.id, reply["value"])`.
 Alternatively a box may hold a `KV` and call `KV.execute(message)`, then `kv = kv.store(value)`
-on setStore — `KV.store("")` returns to the box's local store, exactly as setStore does.
+on setStore — `KV.store("")` returns to the box's local store, exactly as setStore does. `DB`
+works the same way with db commands.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import CommandError, StorageError
 from .backend import Backend
 from .commands import MISSING, error_reply, invalid
+from .db import (
+    Count,
+    DbSetStore,
+    DeleteDoc,
+    Drop,
+    Find,
+    FindOne,
+    Insert,
+    Replace,
+    Update,
+    parse_db_command,
+)
 from .keys import SPACES, StoreRef, ensure_format_version
 from .kv import Clear, Delete, Get, Has, Keys, Set, SetStore, parse_kv_command
 from .lmdb_backend import DEFAULT_INITIAL_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, LmdbBackend
@@ -37,7 +55,6 @@ from .memory_backend import MEMORY, MemoryBackend
 __all__ = ["DB", "KV", "MEMORY", "PatchStorage", "check_patch_id", "open_storage"]
 
 _PATCH_ID = re.compile(r"[A-Za-z0-9_.-]+")
-_DB_LATER = "db arrives with the db issue"
 
 
 def check_patch_id(patch_id: str) -> str:
@@ -136,11 +153,14 @@ class PatchStorage:
         `{"op": "error", "message": ...}`, and nothing is stored. A setStore command is only
         checked and answered; the caller switches stores (see the module docstring).
         """
-        return _execute(self.backend, store, message)
+        return _execute(self.backend, store, message, parse_kv_command)
 
     async def execute_db(self, store: StoreRef, message: Any) -> dict[str, Any]:
-        """Run a db command message against `store`; return its reply (as `execute_kv`)."""
-        raise NotImplementedError(_DB_LATER)
+        """Run a db command message against `store`; return its reply (as `execute_kv`).
+
+        An insert whose `_id` is taken is an error reply too, and stores nothing.
+        """
+        return _execute(self.backend, store, message, parse_db_command)
 
     def close(self) -> None:
         """Close the storage; closing twice does nothing."""
@@ -199,33 +219,37 @@ class KV:
 
     def store(self, name: str) -> KV:
         """Return a KV on the store named `name`; `""` returns to this KV's local store."""
-        command = SetStore(name)
-        if name:
-            return KV(self._backend, StoreRef.named(name), self._home)
-        if self._home is None:
-            raise invalid(command, "needs a store name: this KV has no local store to return to")
-        return KV(self._backend, self._home, self._home)
+        return KV(self._backend, _switch(SetStore(name), self._home, "KV"), self._home)
 
     async def execute(self, message: Any) -> dict[str, Any]:
         """Run a kv command message against this store; return its reply (as `execute_kv`)."""
-        return _execute(self._backend, self.store_ref, message)
+        return _execute(self._backend, self.store_ref, message, parse_kv_command)
 
     def __repr__(self) -> str:
         return f"<KV on {self.store_ref}>"
 
 
 class DB:
-    """A document store of a patch (storage.md's db): collections of documents."""
+    """A document store of a patch (storage.md's db): collections of documents.
+
+    Collections are strings (up to 100 bytes of UTF-8), created by their first insert; documents
+    are dicts of message values with string keys. Bad arguments raise CommandError with the
+    message the `[db]` box would reply with (an insert whose `_id` is taken too); storage
+    failures raise StorageError. See `db.py` for what the store does to `_id`, `_created` and
+    `_updated`.
+    """
 
     __slots__ = ("_backend", "_home", "store_ref")
 
     def __init__(self, backend: Backend, store_ref: StoreRef, home: StoreRef | None = None):
         self._backend = backend
         self._home = home
+        #: the store this DB reads and writes
         self.store_ref = store_ref
 
     async def insert(self, collection: str, doc: dict[str, Any]) -> str:
-        raise NotImplementedError(_DB_LATER)
+        """Add `doc` to `collection`, durably, before returning; return its `_id`."""
+        return Insert(collection, doc).run(self._backend, self.store_ref)
 
     async def find(
         self,
@@ -236,45 +260,70 @@ class DB:
         limit: int | None = None,
         skip: int = 0,
     ) -> list[dict[str, Any]]:
-        raise NotImplementedError(_DB_LATER)
+        """Return the documents matching `query` (all without one), in insertion order unless
+        `sort` (`{field: 1 | -1, ...}`) is given; `skip` and `limit` apply after sorting."""
+        return Find(collection, query, sort, limit, skip).run(self._backend, self.store_ref)
 
     async def find_one(self, collection: str, id: str) -> dict[str, Any] | None:
-        raise NotImplementedError(_DB_LATER)
+        """Return the document with `_id` `id`, or None if there is none."""
+        return FindOne(collection, id).run(self._backend, self.store_ref)
 
     async def update(self, collection: str, id: str, doc: dict[str, Any]) -> bool:
-        raise NotImplementedError(_DB_LATER)
+        """Merge `doc`'s fields into document `id` (shallowly); return whether it existed."""
+        return Update(collection, id, doc).run(self._backend, self.store_ref)
 
     async def replace(self, collection: str, id: str, doc: dict[str, Any]) -> bool:
-        raise NotImplementedError(_DB_LATER)
+        """Replace document `id`'s fields by `doc`'s (keeping `_id` and `_created`); return
+        whether it existed."""
+        return Replace(collection, id, doc).run(self._backend, self.store_ref)
 
     async def delete(self, collection: str, id: str) -> bool:
-        raise NotImplementedError(_DB_LATER)
+        """Remove document `id`; return whether it existed."""
+        return DeleteDoc(collection, id).run(self._backend, self.store_ref)
 
     async def count(self, collection: str, query: dict[str, Any] | None = None) -> int:
-        raise NotImplementedError(_DB_LATER)
+        """Return how many documents match `query` (all of the collection's without one)."""
+        return Count(collection, query).run(self._backend, self.store_ref)
 
     async def drop(self, collection: str) -> None:
-        raise NotImplementedError(_DB_LATER)
+        """Remove `collection` and its documents (other collections keep theirs)."""
+        Drop(collection).run(self._backend, self.store_ref)
 
     def store(self, name: str) -> DB:
-        raise NotImplementedError(_DB_LATER)
+        """Return a DB on the store named `name`; `""` returns to this DB's local store."""
+        return DB(self._backend, _switch(DbSetStore(name), self._home, "DB"), self._home)
 
     async def execute(self, message: Any) -> dict[str, Any]:
-        raise NotImplementedError(_DB_LATER)
+        """Run a db command message against this store; return its reply (as `execute_db`)."""
+        return _execute(self._backend, self.store_ref, message, parse_db_command)
 
     def __repr__(self) -> str:
         return f"<DB on {self.store_ref}>"
 
 
-def _execute(backend: Backend, store: StoreRef, message: Any) -> dict[str, Any]:
+def _switch(command: SetStore, home: StoreRef | None, what: str) -> StoreRef:
+    """Return the store a `KV.store`/`DB.store` call selects (`""`: the local store `home`)."""
+    if command.value:
+        return StoreRef.named(command.value)
+    if home is None:
+        raise invalid(command, f"needs a store name: this {what} has no local store to return to")
+    return home
+
+
+def _execute(
+    backend: Backend, store: StoreRef, message: Any, parse: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Parse and run one command message; return its reply, or an error reply (never raise)."""
     try:
-        command = parse_kv_command(message)
+        command = parse(message)
     except CommandError as error:
         return error_reply(error)
     try:
         result = command.run(backend, store)
+    except CommandError as error:  # a command the data refuses: an insert with a taken _id
+        return error_reply(error)
     except StorageError as error:
-        return {"op": "error", "message": f"kv: '{command.verb}' failed: {error}"}
+        return {"op": "error", "message": f"{command.owner}: '{command.verb}' failed: {error}"}
     return command.reply(result)
 
 

@@ -207,9 +207,3 @@ def test_a_closed_storage_raises_storage_error(storage):
     reply = trio.run(storage.execute_kv, kv.store_ref, {"get": "k"})
     assert reply["op"] == "error"
     assert reply["message"].startswith("kv: 'get' failed: ")
-
-
-def test_db_is_left_for_the_db_issue(storage):
-    db = storage.db(local="db-1")
-    with pytest.raises(NotImplementedError, match="db issue"):
-        trio.run(db.insert, "notes", {"text": "hi"})
