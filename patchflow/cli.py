@@ -145,5 +145,10 @@ def _names(cls) -> str:
     return ", ".join((cls.name, *cls.aliases))
 
 
+# `patchflow data ...` (datacli/); imported last, as it builds on this module's neighbours.
+from .datacli import data  # noqa: E402
+
+main.add_command(data)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

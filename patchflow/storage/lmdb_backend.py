@@ -102,6 +102,13 @@ class LmdbBackend:
         with shared.lock:
             return shared.opened().info()["map_size"]
 
+    def copy(self, destination: str | os.PathLike[str]) -> None:
+        """Copy this storage, compacted and consistent, into the empty directory `destination`.
+
+        Writers may go on meanwhile; the copy holds what was committed when it began.
+        """
+        self._env().copy(os.fspath(destination))
+
     def _env(self) -> lmdb_env.SharedEnv:
         if self._closed:
             raise StorageError(f"patch storage at {self.location} is closed; open it again")
@@ -129,6 +136,10 @@ class _LmdbTxn:
 
     def get(self, space: str, key: bytes) -> bytes | None:
         return self._txn.get(key, db=self._dbs[space])
+
+    def count(self, space: str) -> int:
+        """Return how many keys `space` holds (from LMDB's statistics: no scan)."""
+        return self._txn.stat(self._dbs[space])["entries"]
 
     def scan(
         self, space: str, prefix: bytes, *, start: bytes | None = None, reverse: bool = False

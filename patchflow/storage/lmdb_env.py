@@ -44,7 +44,7 @@ import lmdb
 
 from ..errors import StorageError
 
-__all__ = ["SharedEnv", "acquire", "current_pid", "release"]
+__all__ = ["SharedEnv", "acquire", "current_pid", "is_open_here", "release"]
 
 T = TypeVar("T")
 
@@ -187,6 +187,28 @@ class SharedEnv:
             finally:
                 self.busy -= 1
 
+    def copy(self, destination: str) -> None:
+        """Write a compacted, consistent copy of the environment into directory `destination`.
+
+        LMDB copies from one read transaction, so writers (here or in other processes) go on
+        while it runs and the copy holds exactly what was committed when it began.
+        """
+        with self.lock:
+            env = self.env if self.env is not None else self.opened()
+            self.busy += 1
+            try:
+                for _ in range(_MAX_RESIZE_RETRIES):
+                    try:
+                        env.copy(destination, compact=True)
+                        return
+                    except lmdb.MapResizedError:  # another process grew the map: adopt it
+                        env.set_mapsize(0)
+                    except lmdb.Error as error:
+                        raise _storage_error("copy", self.path, error) from error
+                raise _unsettled(self.path)
+            finally:
+                self.busy -= 1
+
     def _grow(self, env: lmdb.Environment) -> None:
         size = env.info()["map_size"]
         if size >= self.max_map_size:
@@ -278,6 +300,13 @@ def acquire(
             shared.open_spaces(spaces)
         shared.handles += 1
         return shared
+
+
+def is_open_here(location: str) -> bool:
+    """Return whether this process holds the environment in directory `location` open."""
+    path = os.path.realpath(location)
+    with _envs_lock:
+        return (path, current_pid) in _envs
 
 
 def release(shared: SharedEnv) -> None:

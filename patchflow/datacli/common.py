@@ -1,0 +1,203 @@
+"""What the `patchflow data` commands share: the group, options, prompts, formats, progress.
+
+The commands work on the LMDB storage in `DATA_DIR/PATCH_ID/` (`--data-dir`, else
+`$PATCHFLOW_DATA_DIR`, else the user data directory, as for `run`); the logic lives in
+`storage/dump.py` (export, import) and `storage/inventory.py` (stores, sizes, deleting,
+backups), and this module is the command line around it.
+
+Exit codes: 0 done (also when a deletion is declined at the prompt); 1 the storage cannot be
+used (cannot be opened or written, newer format, open in another process for `rm`); 2 bad
+usage: an invalid or unknown patch id, a bad path, a bad dump line (`FILE:LINE: message`, and
+nothing imported), a patch file with errors. Prompts go to standard error; `y` or `yes` agrees,
+anything else, an empty line or end of input declines. `rich` is imported only to draw a
+progress bar, and only when standard error is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from ..api import resolve_data_dir
+from ..errors import CommandError, StorageError
+from ..storage import dump, inventory
+from ..storage.keys import StoreRef
+from ..storage.memory_backend import MEMORY
+from ..storage.store import check_patch_id
+
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Exit(Exception):
+    """Stop a command with a message on standard error and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _guarded(command: F) -> F:
+    """Turn the errors a data command expects into a message and an exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except _Exit as stop:
+            message, code = str(stop), stop.code
+        except dump.DumpError as error:
+            click.echo(str(error), err=True)
+            sys.exit(EXIT_USAGE)
+        except StorageError as error:
+            message, code = str(error), EXIT_FAILURE
+        except (inventory.BadPath, CommandError) as error:
+            message, code = str(error), EXIT_USAGE
+        except BrokenPipeError:
+            _silence_stdout()
+            message, code = "standard output was closed before all was written", EXIT_FAILURE
+        except OSError as error:
+            where = f" {error.filename}" if error.filename else ""
+            message, code = f"cannot use{where}: {error.strerror or error}", EXIT_FAILURE
+        click.echo(f"patchflow: {message}", err=True)
+        sys.exit(code)
+
+    return run  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the flush at exit does not fail on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    metavar="DIR",
+    help="Where patch storage lives (default: $PATCHFLOW_DATA_DIR, else the user data directory).",
+)
+_patch_argument = click.argument("patch", metavar="PATCH")
+
+
+@click.group(name="data", context_settings={"help_option_names": ["-h", "--help"]})
+def data() -> None:
+    """List, inspect, export, import, back up and delete patches' stored data.
+
+    Each patch's storage is DATA_DIR/PATCH_ID/. Exit codes: 0 done (a declined prompt too),
+    1 storage that cannot be used, 2 bad usage, unknown patch, bad path or bad dump line.
+    """
+
+
+# ---- shared steps ------------------------------------------------------------------------------
+
+
+def _data_dir(option: str | None) -> str:
+    directory = resolve_data_dir(option)
+    if directory == MEMORY:
+        raise _Exit(
+            "'--data-dir :memory:' has no stored data: in-memory storage lives only while a run"
+            " lasts; give the data directory on disk"
+        )
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise _Exit(f"data directory {directory} is not a directory")
+    return directory
+
+
+def _patch_id(patch_id: str) -> str:
+    try:
+        return check_patch_id(patch_id)
+    except ValueError as error:
+        raise _Exit(str(error)) from None
+
+
+def _existing_patch(patch_id: str, data_dir: str) -> str:
+    """Return the storage directory of a patch that has stored data; exit 2 if it has none."""
+    directory = inventory.patch_directory(data_dir, _patch_id(patch_id))
+    if not inventory.has_storage(directory):
+        known = inventory.list_patches(data_dir)
+        hint = f"; patches with data: {', '.join(known)}" if known else ""
+        raise _Exit(f"no stored data for patch {patch_id!r} in {data_dir}{hint}")
+    return directory
+
+
+def _confirm(question: str) -> bool:
+    """Ask on standard error; only `y`/`yes` agrees (an empty line or end of input declines)."""
+    click.echo(f"{question} [y/N] ", nl=False, err=True)
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        click.echo(err=True)  # end of input: finish the prompt's line
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _size(size: int) -> str:
+    """A size for people: `512 B`, `52.0 KB`, `1.3 MB` (units of 1024)."""
+    if size < 1024:
+        return f"{size} B"
+    scaled = size / 1024
+    for unit in ("KB", "MB", "GB"):
+        if scaled < 1024:
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} TB"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB"
+
+
+def _store_label(store: StoreRef) -> str:
+    return f"{store.kind} {store.name}"
+
+
+def _shown(value: Any) -> str:
+    """Pretty JSON for people: indented, unicode as is, bytes as `<N bytes>`."""
+    return json.dumps(value, ensure_ascii=False, indent=2, default=_bytes_as_size)
+
+
+def _bytes_as_size(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    raise TypeError(type(value).__name__)
+
+
+@contextlib.contextmanager
+def _progress(description: str, *, in_bytes: bool) -> Iterator[dump.Progress | None]:
+    """A progress bar on standard error when it is a terminal (rich is imported only then)."""
+    stream = sys.stderr
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    amount = DownloadColumn() if in_bytes else MofNCompleteColumn()
+    columns = (TextColumn(description), BarColumn(), amount, TimeElapsedColumn())
+    with Progress(*columns, console=Console(file=stream), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+# ---- ls ----------------------------------------------------------------------------------------
