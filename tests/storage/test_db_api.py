@@ -13,6 +13,7 @@ import trio
 from patchflow.errors import CommandError, StorageError
 from patchflow.storage import SPACES, StoreRef, open_storage
 from patchflow.storage import db as db_module
+from patchflow.storage import scan as scan_module
 
 NANOID = re.compile(r"[A-Za-z0-9_-]{21}")
 
@@ -544,8 +545,8 @@ def test_the_cache_keeps_within_its_limit(storage, monkeypatch):
                 db_module.Insert(name, {"pad": "x" * 100, "i": i}).run(_Inline(txn), db.store_ref)
 
     storage.backend.write(fill)
-    cache = db_module._SnapshotCache(limit=40_000)  # room for four of these ~8 kB collections
-    monkeypatch.setattr(db_module, "_cache_for", lambda backend: cache)
+    cache = scan_module._SnapshotCache(limit=40_000)  # room for four of these ~8 kB collections
+    monkeypatch.setattr(scan_module, "_cache_for", lambda backend: cache)
     for name in [*names, "c0"]:
         assert len(run(db.find, name, {"i": 7})) == 1
     assert cache._size <= 40_000
@@ -554,7 +555,7 @@ def test_the_cache_keeps_within_its_limit(storage, monkeypatch):
     assert cached[-1] == "c0"  # read again last, so kept; the least recently used went first
     assert cached[:-1] == names[len(names) - len(cached) + 1 :]
     assert len(run(db.find, "c5", {"i": 7})) == 1
-    assert db_module._SnapshotCache(limit=1000).limit == 1000
+    assert scan_module._SnapshotCache(limit=1000).limit == 1000
 
 
 def test_a_collection_entry_without_a_stamp_is_read_but_never_cached(storage):
@@ -563,7 +564,7 @@ def test_a_collection_entry_without_a_stamp_is_read_but_never_cached(storage):
     entry_key = storage.backend.read(lambda txn: next(iter(txn.scan("collections", b""))))[0]
     storage.backend.write(lambda txn: txn.put("collections", entry_key, (1).to_bytes(8, "big")))
     assert [d["n"] for d in run(db.find, "c", {"n": 1})] == [1]
-    cache = db_module._cache_for(storage.backend)
+    cache = scan_module._cache_for(storage.backend)
     assert cache is not None
     assert not cache._entries
     # the sequence number is still read from it
