@@ -41,7 +41,7 @@ class _StoreBox(Box):
         store = self._store
         if store is None:
             store = self._store = self._open()
-        reply = self.patch.wait(store.execute(message))
+        reply = store.reply_to(message)  # commits inline, before the reply goes out
         if reply.get("op") == "setStore":
             self._store = store.store(reply["value"])
             self.store_name = reply["value"]

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import trio
 
+from .box import Box
 from .graph import Graph, build_graph
 from .language import PatchDecl, parse_patch
 from .registry import Registry
@@ -63,7 +64,8 @@ class Session:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._inline = 0
-        self._senders: dict[tuple[str, int], Callable[[Any], None]] = {}
+        self._targets: dict[tuple[str, int], Box] = {}
+        self._run_now = runtime.run_now
 
     @property
     def storage(self) -> Any:
@@ -80,37 +82,40 @@ class Session:
 
     def post(self, box_id: str, message: Any, inlet: int = 0) -> None:
         """Queue `message` for `box_id`'s inlet as its own cascade; do not wait for it."""
-        self.runtime.post(self._event(box_id, message, inlet))
+        deliver = partial(self.runtime.deliver, self._target(box_id, inlet), inlet, message)
+        self.runtime.post(deliver)
 
     async def send(self, box_id: str, message: Any, inlet: int = 0) -> None:
         """Deliver `message` to `box_id`'s inlet as its own cascade and wait for it to complete.
 
         When nothing else is queued or running, the cascade runs at once in the calling task
-        (no task switch); the call then checkpoints only every few dozen sends.
+        (no task switch); the call then checkpoints only every few dozen sends. The box is the
+        cascade's source, as a loadbang is: an error in it is reported with its id and line.
         """
-        event = self._event(box_id, message, inlet)
-        if self.runtime.run_now(event):
+        box = self._targets.get((box_id, inlet)) or self._target(box_id, inlet)
+        if self._run_now(box.receive, inlet, message):
             self._inline += 1
-            if self._inline % BATCH == 0:
+            if self._inline >= BATCH:
+                self._inline = 0
                 await trio.lowlevel.checkpoint()
             return
         done = trio.Event()
 
         def queued() -> None:
             try:
-                event()
+                self.runtime.deliver(box, inlet, message)
             finally:
                 done.set()
 
         self.runtime.post(queued)
         await done.wait()
 
-    def _event(self, box_id: str, message: Any, inlet: int) -> Callable[[], None]:
-        send = self._senders.get((box_id, inlet))
-        if send is None:
-            send = self.runtime.source(self._inlet(box_id, inlet), inlet).send
-            self._senders[box_id, inlet] = send
-        return partial(send, message)
+    def _target(self, box_id: str, inlet: int) -> Box:
+        """The box `box_id`, checked to have `inlet` (once per box and inlet)."""
+        box = self._targets.get((box_id, inlet))
+        if box is None:
+            box = self._targets[box_id, inlet] = self._inlet(box_id, inlet)
+        return box
 
     def collect(self, box_id: str, inlet: int | None = None) -> list[Any]:
         """Return a list that fills with every message reaching `box_id` (or one inlet of it).
@@ -126,6 +131,7 @@ class Session:
                 seen.append(message)
             original(i, message)
 
+        recording_receive.__self__ = box  # type: ignore[attr-defined]  # errors name the box
         box.receive = recording_receive  # type: ignore[method-assign]
         return seen
 

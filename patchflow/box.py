@@ -80,25 +80,44 @@ class Box:
 
         Receivers get the message in wire (file) order; the message is shared, not copied. An
         error in one receiver is reported (box id, class, line) and the others still receive.
-        This loop is the runtime's hot path: it is written out here, not in a helper, to save
-        a call per wire.
+        This loop is the runtime's hot path, so `relay` below repeats it rather than adding a
+        call per wire; keep the two the same.
         """
         runtime = self.patch
+        depth = runtime.depth + 1
+        if depth > runtime.max_depth:
+            raise RunawayLoop(runtime.max_depth)
         for target, inlet in self._wires[outlet]:
-            depth = runtime.depth + 1
-            if depth > runtime.max_depth:
-                raise RunawayLoop(runtime.max_depth)
             runtime.depth = depth
             try:
                 target.receive(inlet, message)
             except RunawayLoop as loop:
-                if len(loop.path) < 256:
-                    loop.path.append(target.id)
+                loop.record(target.id)
                 raise
             except Exception as exc:
                 runtime.report(target, exc)
-            finally:
-                runtime.depth = depth - 1
+        runtime.depth = depth - 1  # a cascade that ends by exception resets it instead
+
+    def relay(self, inlet: int, message: Any) -> None:
+        """Send `message` unchanged on outlet 0: a `receive` for pass-through boxes.
+
+        A box that passes everything on (`[t a]`) sets `self.receive = self.relay`, saving one
+        Python call per wire; the body is `send`'s, for outlet 0.
+        """
+        runtime = self.patch
+        depth = runtime.depth + 1
+        if depth > runtime.max_depth:
+            raise RunawayLoop(runtime.max_depth)
+        for target, to in self._wires[0]:
+            runtime.depth = depth
+            try:
+                target.receive(to, message)
+            except RunawayLoop as loop:
+                loop.record(target.id)
+                raise
+            except Exception as exc:
+                runtime.report(target, exc)
+        runtime.depth = depth - 1
 
     def connected(self, outlet: int = 0) -> bool:
         """Whether anything is wired to `outlet` (lets objects skip work nobody receives)."""

@@ -62,6 +62,11 @@ class RunawayLoop(PatchflowError, RecursionError):
         self.path: list[str] = []  # box ids from the innermost delivery outwards, filled on unwind
         super().__init__(f"runaway loop: more than {limit} deliveries deep")
 
+    def record(self, box_id: str) -> None:
+        """Note a box the error unwinds through (innermost first; the first 256 suffice)."""
+        if len(self.path) < 256:
+            self.path.append(box_id)
+
     def loop_description(self) -> str:
         """Name the boxes that repeat at the bottom of the recorded path, e.g. `a → b → a`."""
         ids = list(reversed(self.path))  # outermost delivery first

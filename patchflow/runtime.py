@@ -119,12 +119,11 @@ class Runtime:
         self._stdin = stdin
         self._storage_opener = storage_opener
         self._storage: PatchStorage | None = None
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](
-            math.inf
-        )
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](math.inf)
         self._holds = 0
         self._busy = False  # a cascade is running
         self._running = False
+        self._inline = False  # injected messages may run in the caller's task (run_now)
         self._nursery: trio.Nursery | None = None
         self._subscribers: dict[str, list[Box]] = defaultdict(list)
         self._sources: dict[tuple[int, int], Box] = {}
@@ -243,6 +242,7 @@ class Runtime:
                 self._nursery = nursery
                 self._start_boxes()
                 self._running = True
+                self._inline = self._worker is None
                 with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
                     reason = await self._schedule(forever)
                 if scope.cancelled_caught:
@@ -251,6 +251,7 @@ class Runtime:
         finally:
             self._done = True
             self._running = False
+            self._inline = False
             self._nursery = None
             for box in self.graph.boxes.values():
                 try:
@@ -276,20 +277,23 @@ class Runtime:
         self.post(_wake)
         await waiter.wait()
 
-    def run_now(self, event: Event) -> bool:
-        """Run `event` as a cascade in the calling task if nothing else is queued or running.
+    def run_now(self, receive: Callable[[int, Any], object], inlet: int, message: Any) -> bool:
+        """Deliver to a box's `receive` as a cascade in the calling task, if nothing is queued.
 
         The fast path for messages injected from Python: no task switch. Returns False (and
-        does nothing) when the event must be queued instead.
+        does nothing) when the message must be queued instead: a cascade is running or queued,
+        or the patch runs its cascades in a worker (it has a box that may suspend).
         """
-        if (
-            not self._running
-            or self._busy
-            or self._worker is not None
-            or self._queued
-        ):
+        if self._busy or self._queued or not self._inline:
             return False
-        self._cascade(event)
+        self.depth = 0
+        self._busy = True
+        try:
+            receive(inlet, message)
+        except BaseException as exc:
+            self._contain(exc, getattr(receive, "__self__", None))
+        finally:
+            self._busy = False
         return True
 
     def close_storage(self) -> None:
@@ -346,14 +350,18 @@ class Runtime:
         self._busy = True
         try:
             event()
-        except StopRun:
-            pass  # `failure` is set and the scheduler ends the run
-        except RunawayLoop as loop:
-            self._report_quietly(None, loop)
-        except Exception as exc:
-            self._report_quietly(getattr(event, "__self__", None), exc)
+        except BaseException as exc:
+            self._contain(exc, getattr(event, "__self__", None))
         finally:
             self._busy = False
+
+    def _contain(self, exc: BaseException, box: Box | None) -> None:
+        """Report what ended a cascade early; re-raise what must end more than the cascade."""
+        if isinstance(exc, StopRun):
+            return  # `failure` is set and the scheduler ends the run
+        if not isinstance(exc, Exception):
+            raise exc  # cancellation, KeyboardInterrupt, …
+        self._report_quietly(None if isinstance(exc, RunawayLoop) else box, exc)
 
     def _report_quietly(self, box: Box | None, exc: BaseException) -> None:
         with contextlib.suppress(StopRun):  # strict mode: `failure` is set already

@@ -89,7 +89,12 @@ class CascadeWorker:
 
 def wait(awaitable: Awaitable[Any], worker: CascadeWorker | None) -> Any:
     """Return the result of `awaitable` from synchronous code inside a cascade."""
-    coro = awaitable if isinstance(awaitable, Coroutine) else _as_coroutine(awaitable)
+    # `type(...) is` first: the abstract-class isinstance check costs about half a microsecond
+    coro = (
+        awaitable
+        if type(awaitable) is types.CoroutineType or isinstance(awaitable, Coroutine)
+        else _as_coroutine(awaitable)
+    )
     try:
         yielded = coro.send(None)
     except StopIteration as stop:

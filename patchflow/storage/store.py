@@ -221,9 +221,17 @@ class KV:
         """Return a KV on the store named `name`; `""` returns to this KV's local store."""
         return KV(self._backend, _switch(SetStore(name), self._home, "KV"), self._home)
 
+    def reply_to(self, message: Any) -> dict[str, Any]:
+        """Run a kv command message against this store; return its reply (as `execute_kv`).
+
+        Synchronous, for the `[kv]` box, whose delivery is synchronous: the backend commits
+        inline, so the coroutine `execute` would only add a layer.
+        """
+        return _execute(self._backend, self.store_ref, message, parse_kv_command)
+
     async def execute(self, message: Any) -> dict[str, Any]:
         """Run a kv command message against this store; return its reply (as `execute_kv`)."""
-        return _execute(self._backend, self.store_ref, message, parse_kv_command)
+        return self.reply_to(message)
 
     def __repr__(self) -> str:
         return f"<KV on {self.store_ref}>"
@@ -293,9 +301,13 @@ class DB:
         """Return a DB on the store named `name`; `""` returns to this DB's local store."""
         return DB(self._backend, _switch(DbSetStore(name), self._home, "DB"), self._home)
 
-    async def execute(self, message: Any) -> dict[str, Any]:
+    def reply_to(self, message: Any) -> dict[str, Any]:
         """Run a db command message against this store; return its reply (as `execute_db`)."""
         return _execute(self._backend, self.store_ref, message, parse_db_command)
+
+    async def execute(self, message: Any) -> dict[str, Any]:
+        """Run a db command message against this store; return its reply (as `execute_db`)."""
+        return self.reply_to(message)
 
     def __repr__(self) -> str:
         return f"<DB on {self.store_ref}>"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 
 from patchflow.errors import CommandError
 from patchflow.storage import Get, Keys, Set, SetStore, StoreRef, describe, parse_kv_command
@@ -318,3 +320,20 @@ def test_commands_that_fail_store_nothing(send):
     for message in bad:
         assert send(message)["op"] == "error"
     assert send(["keys"]) == {"op": "keys", "keys": []}
+
+
+@given(st.one_of(st.text(max_size=450), st.integers(), st.none(), st.binary(max_size=4)))
+def test_the_fast_typed_get_parses_exactly_as_the_generic_parser(key):
+    from patchflow.storage.commands import parse_command
+    from patchflow.storage.kv import KV_COMMANDS
+
+    message = {"type": "get", "key": key}
+
+    def outcome(parse):
+        try:
+            command = parse(message)
+        except CommandError as error:
+            return ("error", str(error))
+        return ("ok", command.key, command.key_bytes)
+
+    assert outcome(parse_kv_command) == outcome(lambda m: parse_command("kv", m, KV_COMMANDS))
