@@ -27,9 +27,9 @@ import trio
 from .box import Box
 from .graph import Graph, build_graph
 from .language import PatchDecl, parse_patch
+from .patchid import check_patch_id
 from .registry import Registry
 from .runtime import BATCH, Runtime
-from .storage.store import check_patch_id
 
 MEMORY = ":memory:"
 

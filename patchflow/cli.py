@@ -47,7 +47,22 @@ def load_patch_or_exit(path: str) -> Patch:
     raise AssertionError("unreachable")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The top-level group; `data` (datacli/) is imported only when it is asked for, so that
+    `patchflow run` does not load the storage tooling it may never use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "data"])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "data":
+            from .datacli import data
+
+            return data
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="patchflow")
 def main() -> None:
     """Run message-dataflow patches written as text (.patch files)."""
@@ -145,10 +160,6 @@ def _names(cls) -> str:
     return ", ".join((cls.name, *cls.aliases))
 
 
-# `patchflow data ...` (datacli/); imported last, as it builds on this module's neighbours.
-from .datacli import data  # noqa: E402
-
-main.add_command(data)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

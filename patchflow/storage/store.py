@@ -28,11 +28,11 @@ works the same way with db commands.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import CommandError, StorageError
+from ..patchid import check_patch_id
 from .backend import Backend
 from .commands import MISSING, error_reply, invalid
 from .db import (
@@ -53,23 +53,6 @@ from .lmdb_backend import DEFAULT_INITIAL_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, LmdbBa
 from .memory_backend import MEMORY, MemoryBackend
 
 __all__ = ["DB", "KV", "MEMORY", "PatchStorage", "check_patch_id", "open_storage"]
-
-_PATCH_ID = re.compile(r"[A-Za-z0-9_.-]+")
-
-
-def check_patch_id(patch_id: str) -> str:
-    """Return `patch_id` if it may name a patch's storage; raise ValueError if not.
-
-    A patch id is `[A-Za-z0-9_.-]+`, not starting with a dot (so it can never be `..`, a hidden
-    file, or a path).
-    """
-    if not isinstance(patch_id, str) or not _PATCH_ID.fullmatch(patch_id) or patch_id[0] == ".":
-        raise ValueError(
-            f"invalid patch id {patch_id!r}: use letters, digits, '_', '.' and '-', not"
-            " starting with a dot (e.g. 'counter' or 'my-patch.v2')"
-        )
-    return patch_id
-
 
 def open_storage(
     patch_id: str,
