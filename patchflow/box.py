@@ -119,6 +119,23 @@ class Box:
                 runtime.report(target, exc)
         runtime.depth = depth - 1
 
+    def _relay_one(self, inlet: int, message: Any) -> None:
+        """`relay` for an outlet 0 with exactly one wire (the graph picks it): no loop."""
+        runtime = self.patch
+        depth = runtime.depth + 1
+        if depth > runtime.max_depth:
+            raise RunawayLoop(runtime.max_depth)
+        target, to = self._wires[0][0]
+        runtime.depth = depth
+        try:
+            target.receive(to, message)
+        except RunawayLoop as loop:
+            loop.record(target.id)
+            raise
+        except Exception as exc:
+            runtime.report(target, exc)
+        runtime.depth = depth - 1
+
     def connected(self, outlet: int = 0) -> bool:
         """Whether anything is wired to `outlet` (lets objects skip work nobody receives)."""
         return bool(self._wires[outlet])

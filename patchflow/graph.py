@@ -104,6 +104,8 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         raise PatchError(problems)
     for box_id, box in boxes.items():
         box._wires = [tuple(targets) for targets in wires[box_id]]
+        if getattr(box.receive, "__func__", None) is Box.relay and len(box._wires[0]) == 1:
+            box.receive = box._relay_one  # type: ignore[method-assign]  # the common case
     patch_id = decl.patch_id or default_patch_id(decl.file)
     return Graph(patch_id=patch_id, file=decl.file, boxes=boxes)
 
