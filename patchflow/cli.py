@@ -160,6 +160,5 @@ def _names(cls) -> str:
     return ", ".join((cls.name, *cls.aliases))
 
 
-
 if __name__ == "__main__":  # pragma: no cover
     main()

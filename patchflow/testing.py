@@ -9,6 +9,7 @@ deterministic.
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -91,3 +92,19 @@ def first_problem(text: str, file: str = "bad.patch") -> Problem:
     except PatchError as exc:
         return exc.first
     raise AssertionError("the patch built without problems")
+
+
+def exactly_equal(a: Any, b: Any) -> bool:
+    """Equal with exact types (1, 1.0 and True differ), NaN equal to NaN, -0.0 apart from 0.0,
+    and dict keys in the same order: what "round-trips exactly" means for message values."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        if math.isnan(a):
+            return math.isnan(b)
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(exactly_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(exactly_equal(a[k], b[k]) for k in a)
+    return a == b

@@ -290,13 +290,22 @@ class FindOne(_DocIdCommand):
         return {"op": "findOne", "collection": self.collection, "id": self.id, "doc": result}
 
 
+@attrs.frozen
 class _ChangeCommand(_DocIdCommand):
-    """What update and replace share: find the doc, build its new version, write it back."""
+    """What update and replace share: their fields; find the doc, change it, write it back.
 
-    __slots__ = ()
-    user: dict[str, Any]
-    #: the new version of the stored doc `old`, changed at time `now` (each subclass has one)
-    changed: Callable[[dict[str, Any], int], dict[str, Any]]
+    Each subclass has `changed(old, now)`: the new version of the stored doc `old`.
+    """
+
+    owner: ClassVar[str] = "db"
+    needs: ClassVar[str] = "collection (string), id (string) and doc (dict)"
+
+    collection: str = attrs.field(default=MISSING, validator=_is_string)
+    id: str = attrs.field(default=MISSING, validator=_is_string)
+    doc: dict[str, Any] = attrs.field(default=MISSING, validator=_is_dict)
+    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
+    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
+    user: dict[str, Any] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -324,16 +333,7 @@ class _ChangeCommand(_DocIdCommand):
 class Update(_ChangeCommand):
     """Merge `doc` into the document `id` (shallowly); the result says whether it existed."""
 
-    owner: ClassVar[str] = "db"
     verb: ClassVar[str] = "update"
-    needs: ClassVar[str] = "collection (string), id (string) and doc (dict)"
-
-    collection: str = attrs.field(default=MISSING, validator=_is_string)
-    id: str = attrs.field(default=MISSING, validator=_is_string)
-    doc: dict[str, Any] = attrs.field(default=MISSING, validator=_is_dict)
-    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    user: dict[str, Any] = attrs.field(init=False, repr=False, eq=False)
 
     def changed(self, old: dict[str, Any], now: int) -> dict[str, Any]:
         old["_updated"] = _bumped(old, now)
@@ -345,16 +345,7 @@ class Update(_ChangeCommand):
 class Replace(_ChangeCommand):
     """Swap the user fields of document `id` for `doc`'s; the result says whether it existed."""
 
-    owner: ClassVar[str] = "db"
     verb: ClassVar[str] = "replace"
-    needs: ClassVar[str] = "collection (string), id (string) and doc (dict)"
-
-    collection: str = attrs.field(default=MISSING, validator=_is_string)
-    id: str = attrs.field(default=MISSING, validator=_is_string)
-    doc: dict[str, Any] = attrs.field(default=MISSING, validator=_is_dict)
-    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    user: dict[str, Any] = attrs.field(init=False, repr=False, eq=False)
 
     def changed(self, old: dict[str, Any], now: int) -> dict[str, Any]:
         kept = {"_id": old.get("_id", self.id), "_created": old.get("_created")}

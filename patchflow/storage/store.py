@@ -54,6 +54,7 @@ from .memory_backend import MEMORY, MemoryBackend
 
 __all__ = ["DB", "KV", "MEMORY", "PatchStorage", "check_patch_id", "open_storage"]
 
+
 def open_storage(
     patch_id: str,
     data_dir: str | os.PathLike[str],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections import OrderedDict
 
 import msgpack
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from patchflow.errors import CommandError
 from patchflow.storage import UnstorableValue, decode, encode
 from patchflow.storage.codec import MAX_DEPTH
+from patchflow.testing import exactly_equal
 
 scalars = (
     st.none()
@@ -33,19 +33,7 @@ message_values = st.recursive(
 )
 
 
-def same(a, b) -> bool:
-    """Equal, with exact types, and NaN equal to NaN, and -0.0 distinct from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        if math.isnan(a):
-            return math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return a == b
+same = exactly_equal
 
 
 @given(message_values)

@@ -24,6 +24,7 @@ from patchflow.storage import (
 )
 from patchflow.storage import dump as dumps
 from patchflow.storage import keys as layout
+from patchflow.testing import exactly_equal
 
 MARKER_KEYS = st.sampled_from(["$bytes", "$float", "$escape", "$other", "bytes"])
 scalars = (
@@ -48,19 +49,7 @@ names = st.text(
 stores = st.builds(StoreRef, st.sampled_from(["local", "named"]), names)
 
 
-def same(a, b) -> bool:
-    """Equal with exact types (1, 1.0 and True differ), NaN equal to NaN, -0.0 apart from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        if math.isnan(a):
-            return math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return a == b
+same = exactly_equal
 
 
 # ---- values ---------------------------------------------------------------------------------
