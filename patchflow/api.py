@@ -65,6 +65,7 @@ class Session:
         self.runtime = runtime
         self._inline = 0
         self._targets: dict[tuple[str, int], Box] = {}
+        self._inlet0: dict[str, Box] = {}  # the same for inlet 0, without building a key
         self._run_now = runtime.run_now
 
     @property
@@ -92,7 +93,7 @@ class Session:
         (no task switch); the call then checkpoints only every few dozen sends. The box is the
         cascade's source, as a loadbang is: an error in it is reported with its id and line.
         """
-        box = self._targets.get((box_id, inlet)) or self._target(box_id, inlet)
+        box = (self._inlet0.get(box_id) if inlet == 0 else None) or self._target(box_id, inlet)
         if self._run_now(box.receive, inlet, message):
             self._inline += 1
             if self._inline >= BATCH:
@@ -115,6 +116,8 @@ class Session:
         box = self._targets.get((box_id, inlet))
         if box is None:
             box = self._targets[box_id, inlet] = self._inlet(box_id, inlet)
+            if inlet == 0:
+                self._inlet0[box_id] = box
         return box
 
     def collect(self, box_id: str, inlet: int | None = None) -> list[Any]:

@@ -42,6 +42,7 @@ class Box:
     # Set by the graph when the box is placed in a patch.
     id: str = "?"
     text: str = ""  # the box text as written (class and arguments), for messages
+    _only: tuple[Box, int]  # the one wire of outlet 0, for `_relay_one`
     line: int = 0
     body_line: int = 0
     patch: PatchContext
@@ -125,7 +126,7 @@ class Box:
         depth = runtime.depth + 1
         if depth > runtime.max_depth:
             raise RunawayLoop(runtime.max_depth)
-        target, to = self._wires[0][0]
+        target, to = self._only  # the one wire, kept by the graph
         runtime.depth = depth
         try:
             target.receive(to, message)
@@ -135,6 +136,9 @@ class Box:
         except Exception as exc:
             runtime.report(target, exc)
         runtime.depth = depth - 1
+
+    def _relay_nowhere(self, inlet: int, message: Any) -> None:
+        """`relay` for an outlet 0 with no wires (the graph picks it): nothing to do."""
 
     def connected(self, outlet: int = 0) -> bool:
         """Whether anything is wired to `outlet` (lets objects skip work nobody receives)."""

@@ -104,10 +104,20 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         raise PatchError(problems)
     for box_id, box in boxes.items():
         box._wires = [tuple(targets) for targets in wires[box_id]]
-        if getattr(box.receive, "__func__", None) is Box.relay and len(box._wires[0]) == 1:
-            box.receive = box._relay_one  # type: ignore[method-assign]  # the common case
+        if getattr(box.receive, "__func__", None) is Box.relay:
+            _specialise_relay(box)
     patch_id = decl.patch_id or default_patch_id(decl.file)
     return Graph(patch_id=patch_id, file=decl.file, boxes=boxes)
+
+
+def _specialise_relay(box: Box) -> None:
+    """Give a pass-through box the relay for its wiring: none, one (the common case), many."""
+    wires = box._wires[0]
+    if not wires:
+        box.receive = box._relay_nowhere  # type: ignore[method-assign]
+    elif len(wires) == 1:
+        box._only = wires[0]
+        box.receive = box._relay_one  # type: ignore[method-assign]
 
 
 def _port_problem(box: Box, kind: str, number: int, count: int) -> str:

@@ -284,7 +284,7 @@ class Runtime:
         does nothing) when the message must be queued instead: a cascade is running or queued,
         or the patch runs its cascades in a worker (it has a box that may suspend).
         """
-        if self._busy or self._queued or not self._inline:
+        if self._busy or not self._inline or self._queued:
             return False
         self.depth = 0
         self._busy = True
