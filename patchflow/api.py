@@ -25,6 +25,7 @@ import attrs
 import trio
 
 from .box import Box
+from .errors import PatchError, Problem
 from .graph import Graph, build_graph
 from .language import PatchDecl, parse_patch
 from .patchid import check_patch_id
@@ -161,7 +162,15 @@ class Patch:
     def from_file(cls, path: str | os.PathLike[str], registry: Registry | None = None) -> Patch:
         """Read and check a `.patch` file; PatchError lists every problem with its position."""
         path = Path(path)
-        return cls(parse_patch(path.read_text(encoding="utf-8"), str(path)), registry)
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            message = f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8"
+            raise PatchError([Problem(str(path), line, column, message)]) from None
+        return cls(parse_patch(text, str(path)), registry)
 
     @classmethod
     def from_string(

@@ -176,3 +176,11 @@ def test_signals_stop_cleanly_and_keep_committed_data(tmp_path, signum, code):
     )
     result = patchflow_cli("run", str(reread), "--data-dir", str(tmp_path))
     assert 'value": 42' in result.stdout, result.stderr
+
+
+def test_a_patch_file_that_is_not_utf8_is_reported_at_the_bad_byte(tmp_path):
+    patch = tmp_path / "bad.patch"
+    patch.write_bytes(b"[loadbang] -> [print]\n[msg \xff] -> [print]\n")
+    result = patchflow_cli("run", str(patch), "--data-dir", ":memory:")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{patch}:2:6: byte 0xff is not UTF-8")
