@@ -75,3 +75,13 @@ def test_the_readme_tour_runs_as_described():
         'got: {"type": "get", "key": "k"}',
         "doubled: 42",
     ]
+
+
+def test_the_readme_python_examples_run(tmp_path, monkeypatch):
+    readme = (PATCHES.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 2
+    (tmp_path / "patches").symlink_to(PATCHES)
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
