@@ -15,7 +15,7 @@ except through storage.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -87,20 +87,26 @@ class Session:
         deliver = partial(self.runtime.deliver, self._target(box_id, inlet), inlet, message)
         self.runtime.post(deliver)
 
-    async def send(self, box_id: str, message: Any, inlet: int = 0) -> None:
-        """Deliver `message` to `box_id`'s inlet as its own cascade and wait for it to complete.
+    def send(self, box_id: str, message: Any, inlet: int = 0) -> Awaitable[None]:
+        """Deliver `message` to `box_id`'s inlet as its own cascade; await it to completion.
 
-        When nothing else is queued or running, the cascade runs at once in the calling task
-        (no task switch); the call then checkpoints only every few dozen sends. The box is the
-        cascade's source, as a loadbang is: an error in it is reported with its id and line.
+        When nothing else is queued or running, the cascade runs at once, in the calling task,
+        and the returned awaitable is already done (no task switch, no coroutine to create:
+        this is the fast path of embedding programs); it checkpoints every few dozen sends.
+        Otherwise the message is queued and awaiting waits for its cascade. Always await it.
+        The box is the cascade's source, as a loadbang is: an error in it is reported with its
+        id and line.
         """
         box = (self._inlet0.get(box_id) if inlet == 0 else None) or self._target(box_id, inlet)
         if self._run_now(box.receive, inlet, message):
             self._inline += 1
-            if self._inline >= BATCH:
-                self._inline = 0
-                await trio.lowlevel.checkpoint()
-            return
+            if self._inline < BATCH:
+                return _DONE
+            self._inline = 0
+            return trio.lowlevel.checkpoint()
+        return self._send_queued(box, message, inlet)
+
+    async def _send_queued(self, box: Box, message: Any, inlet: int) -> None:
         done = trio.Event()
 
         def queued() -> None:
@@ -247,6 +253,18 @@ class Patch:
                 yield session
             finally:
                 runtime.stop()
+
+
+class _Done:
+    """An awaitable that is already complete: `await` returns None at once."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Iterator[None]:
+        return iter(())
+
+
+_DONE = _Done()
 
 
 def _as_async_lines(

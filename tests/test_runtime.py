@@ -181,3 +181,21 @@ def test_bad_creation_arguments_are_reported_at_the_argument_text():
 def test_a_patch_id_that_cannot_name_storage_is_rejected():
     with pytest.raises(ValueError, match="invalid patch id"):
         Patch.from_string("[print]", file="my patch.patch")
+
+
+def test_send_waits_for_a_cascade_that_suspends_in_a_py_box():
+    patch = Patch.from_string(
+        "slow = [py]\n    await trio.sleep(5)\n    await send(x + 1)\nslow -> sink\nsink = [t a]\n"
+    )
+
+    async def main():
+        async with patch.running(data_dir=":memory:") as session:
+            seen = session.collect("sink")
+            before = trio.current_time()
+            await session.send("slow", 1)
+            assert seen == [2]  # the whole cascade, sleep included, ran before send returned
+            assert trio.current_time() - before >= 5
+            await session.send("slow", 10)
+            return seen
+
+    assert trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0)) == [2, 11]
