@@ -16,17 +16,19 @@ names therefore may not contain NUL, and nor may collection names, for the same 
 collection names and ids are UTF-8, whose byte order is code-point order, so a prefix scan
 lists one store's keys (or one collection's ids) in code-point order.
 
-db layout (the db commands build on it): each collection issues a sequence number per insert,
-counting up from 1 and stored in `collections`; a document lives in `docs` under its `SEQ`
-(8 bytes, big-endian, so byte order is insertion order) and `ids` maps its `_id` to that `SEQ`.
-`find` scans `docs` under `collection_prefix` in insertion order; `findOne`/`update`/`delete`
-look up `ids` first. A collection exists while its `collections` entry does (created by the
-first insert); `drop` deletes the entry and both prefixes. There is no limit on the number of
-collections. `STAMP` (8 random bytes) is rewritten by every write that changes the collection's
-documents, so that a reader holding a copy of the documents can tell from the entry alone
-whether the copy is still current (`db.py` caches collections this way): anything that writes
-to `docs` must rewrite the entry with `collection_entry(seq)` in the same transaction. An entry
-without a stamp (just the SEQ) is valid too; such a collection is simply never cached.
+db layout (the db commands build on it): each insert takes the next sequence number of its
+collection, after the newest document's (and after the SEQ in the collection's entry); a
+document lives in `docs` under its `SEQ` (8 bytes, big-endian, so byte order is insertion
+order) and `ids` maps its `_id` to that `SEQ`. `find` scans `docs` under `collection_prefix` in
+insertion order; `findOne`/`update`/`delete` look up `ids` first. A collection exists while its
+`collections` entry does (created by the first insert); `drop` deletes the entry and both
+prefixes. There is no limit on the number of collections. `STAMP` (8 random bytes) is rewritten
+by every write that changes or removes existing documents, so that a reader holding a copy of
+the documents can tell from the entry and the newest document's key whether the copy is still
+current (`scan.py` caches collections this way): anything that changes or deletes documents
+in `docs` must rewrite the entry with `collection_entry(seq)` in the same transaction; an
+insert only appends. An entry without a stamp (just the SEQ) is valid too; such a collection
+is simply never cached.
 
 Length limits keep every key within the backend's 511 bytes: store names and collection names
 up to 100 bytes of UTF-8, kv keys up to 400 bytes (storage.md), document ids up to 300 bytes.
@@ -159,10 +161,13 @@ def decode_seq(data: bytes) -> int:
 
 
 def collection_entry(seq: int) -> bytes:
-    """Return a collection's entry in `collections`: its last SEQ and a fresh random stamp.
+    """Return a collection's entry in `collections`: a SEQ and a fresh random stamp.
 
-    Every write that changes a collection's documents must (re)write its entry with this, in
-    the same transaction, so that cached copies of the collection are seen to be stale.
+    Every write that changes or removes a collection's documents (update, replace, delete,
+    drop, import) must (re)write its entry with this, in the same transaction, so that cached
+    copies of the collection are seen to be stale. An insert need not: it adds a document under
+    a new newest key, which cached copies check too. New documents take SEQs after both this
+    SEQ and the newest document's.
     """
     return seq.to_bytes(SEQ_BYTES, "big") + os.urandom(STAMP_BYTES)
 
@@ -173,7 +178,7 @@ def collection_prefix(store: StoreRef, collection: bytes) -> bytes:
 
 
 def collection_key(store: StoreRef, collection: bytes) -> bytes:
-    """Return the key of a collection's entry (its last sequence number) in `collections`."""
+    """Return the key of a collection's entry (a sequence number and a stamp) in `collections`."""
     return store.prefix + collection
 
 

@@ -8,10 +8,11 @@ Only documents passing that test are decoded (all at once, as one msgpack array)
 sorted. `{_id: "..."}` is looked up by id instead, and `count` without a query decodes nothing.
 
 A collection read in full is kept, as one bytes object (`_Snapshot`), in a small per-backend
-cache (`_SnapshotCache`, at most `CACHE_BYTES`), together with the collection's entry in
-`collections`. Every write to a collection rewrites that entry with a fresh random stamp (see
-`keys.py`), in any process, so the next `find` reads the entry — one key, in the same read
-transaction — and uses the cached copy only if the entry is unchanged. Repeated finds on a
+cache (`_SnapshotCache`, at most `CACHE_BYTES`), together with the collection's stamp: its
+entry in `collections`, which every update, replace, delete and drop rewrites with fresh random
+bytes (see `keys.py`), and the key of its newest document, which every insert changes. The
+next `find` reads both — a key and a cursor step, in the same read transaction — and uses the
+cached copy only if they are unchanged. Repeated finds on a
 collection that is not being written to then cost a regex scan of its bytes, not a walk over
 its keys (which, through the backend's scan, costs about ten times as much).
 """
@@ -89,23 +90,24 @@ class Plan:
         def read(txn: ReadTxn) -> tuple[list[dict[str, Any]], _Snapshot | None, bytes]:
             entry = txn.get(_COLLECTIONS, entry_key)
             if entry is None:  # no such collection
-                return [], None, b""
+                return [], None, None
             if self.by_id is not None:
                 raw = read_doc(txn, prefix, prefix + self.by_id)[1]
                 raws = [] if raw is None or not _passes(raw, self.probes) else [raw]
-                return self._matching(_decode_all(raws), wanted), None, entry
-            snapshot = None if cache is None else cache.get(prefix, entry)
+                return self._matching(_decode_all(raws), wanted), None, None
+            stamp = _stamp(txn, prefix, entry)
+            snapshot = None if cache is None else cache.get(prefix, stamp)
             if snapshot is not None:
-                return self._from_snapshot(snapshot, wanted), None, entry
+                return self._from_snapshot(snapshot, wanted), None, None
             if wanted is not None and not self.probes:  # stop reading once there are enough
                 raws = (raw for _, raw in txn.scan(_DOCS, prefix))
-                return self._first(raws, wanted), None, entry
+                return self._first(raws, wanted), None, None
             snapshot = _Snapshot.scan(txn, prefix)
-            return self._from_snapshot(snapshot, wanted), snapshot, entry
+            return self._from_snapshot(snapshot, wanted), snapshot, stamp
 
-        docs, fresh, entry = backend.read(read)
+        docs, fresh, stamp = backend.read(read)
         if fresh is not None and cache is not None:
-            cache.put(prefix, entry, fresh)
+            cache.put(prefix, stamp, fresh)
         return docs
 
     def count(self, backend: Backend, store: StoreRef, collection: bytes) -> int:
@@ -120,7 +122,7 @@ class Plan:
             entry = txn.get(_COLLECTIONS, entry_key)
             if entry is None:
                 return 0
-            snapshot = None if cache is None else cache.get(prefix, entry)
+            snapshot = None if cache is None else cache.get(prefix, _stamp(txn, prefix, entry))
             if snapshot is not None:
                 return len(snapshot)
             return sum(1 for _ in txn.scan(_DOCS, prefix))
@@ -226,9 +228,8 @@ class _Snapshot:
 class _SnapshotCache:
     """Recently read collections of one backend, least recently used dropped first.
 
-    An entry is used only while the collection's stamp (its `collections` entry, rewritten with
-    fresh random bytes by every write to the collection, in any process) is the one it was read
-    with, so it never serves data a later write has changed.
+    An entry is used only while the collection's stamp (see `_stamp`) is the one it was read
+    with, so it never serves data a later write, in any process, has changed.
     """
 
     def __init__(self, limit: int) -> None:
@@ -237,8 +238,8 @@ class _SnapshotCache:
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, prefix: bytes, stamp: bytes) -> _Snapshot | None:
-        if len(stamp) != _STAMPED:
+    def get(self, prefix: bytes, stamp: bytes | None) -> _Snapshot | None:
+        if stamp is None:
             return None
         with self._lock:
             found = self._entries.get(prefix)
@@ -247,8 +248,8 @@ class _SnapshotCache:
             self._entries.move_to_end(prefix)
             return found[1]
 
-    def put(self, prefix: bytes, stamp: bytes, snapshot: _Snapshot) -> None:
-        if len(stamp) != _STAMPED or snapshot.size > self.limit // 4:
+    def put(self, prefix: bytes, stamp: bytes | None, snapshot: _Snapshot) -> None:
+        if stamp is None or snapshot.size > self.limit // 4:
             return  # not stamped (see keys.py), or so big it would push out every other
         with self._lock:
             old = self._entries.pop(prefix, None)
@@ -265,6 +266,24 @@ class _SnapshotCache:
 CACHE_BYTES = 64 << 20
 _STAMPED = keys.SEQ_BYTES + keys.STAMP_BYTES  # the length of a collection entry with a stamp
 _CACHES: weakref.WeakKeyDictionary[Backend, _SnapshotCache] = weakref.WeakKeyDictionary()
+
+
+def _stamp(txn: ReadTxn, prefix: bytes, entry: bytes) -> bytes | None:
+    """What identifies this version of a collection: its entry and its newest document's key.
+
+    Every update, replace, delete and drop rewrites the entry's random stamp; every insert
+    appends a document under a new newest key. None for an entry without a stamp (never cached).
+    """
+    if len(entry) != _STAMPED:
+        return None
+    return entry + last_doc_key(txn, prefix)
+
+
+def last_doc_key(txn: ReadTxn, prefix: bytes) -> bytes:
+    """The key of the collection's newest document, b"" if it has none."""
+    for key, _ in txn.scan(_DOCS, prefix, reverse=True):
+        return key
+    return b""
 
 
 def _cache_for(backend: Backend) -> _SnapshotCache | None:
