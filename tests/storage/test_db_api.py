@@ -576,3 +576,19 @@ def test_short_alphabet_ids_stay_distinct():
     # the nanoid alphabet is URL-safe: letters, digits, '-' and '_'
     allowed = set(string.ascii_letters + string.digits + "-_")
     assert all(set(db_module.new_id()) <= allowed for _ in range(100))
+
+
+def test_a_cached_collection_sees_an_insert_after_its_newest_document_was_deleted(storage):
+    reader, writer = storage.db(name="s"), storage.db(name="s")
+
+    async def scenario():
+        first = await writer.insert("c", {"n": 1})
+        newest = await writer.insert("c", {"n": 2})
+        assert [d["n"] for d in await reader.find("c", {"n": {"$gte": 0}})] == [1, 2]
+        await writer.delete("c", newest)
+        assert [d["n"] for d in await reader.find("c", {"n": {"$gte": 0}})] == [1]  # cached
+        third = await writer.insert("c", {"n": 3})  # may take the deleted document's place
+        found = await reader.find("c", {"n": {"$gte": 0}})
+        assert [(d["_id"], d["n"]) for d in found] == [(first, 1), (third, 3)]
+
+    run(scenario)
