@@ -108,3 +108,31 @@ def exactly_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(exactly_equal(a[k], b[k]) for k in a)
     return a == b
+
+
+def message_values(*, extra_keys: Any = None, max_size: int = 5, max_leaves: int = 25) -> Any:
+    """A hypothesis strategy for every storable message value, nested: None, bools, 64-bit
+    ints, floats (NaN and infinities too), str, bytes, lists and str-keyed dicts.
+
+    `extra_keys`, a strategy of strings, adds dict keys worth trying (e.g. dump markers).
+    Needs hypothesis (a development dependency), imported only when this is called.
+    """
+    from hypothesis import strategies as st
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text()
+        | st.binary()
+    )
+    keys = st.text(max_size=8) if extra_keys is None else st.text(max_size=8) | extra_keys
+    return st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=max_size)
+            | st.dictionaries(keys, children, max_size=max_size)
+        ),
+        max_leaves=max_leaves,
+    )

@@ -9,28 +9,14 @@ import msgpack
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from patchflow.errors import CommandError
 from patchflow.storage import UnstorableValue, decode, encode
 from patchflow.storage.codec import MAX_DEPTH
 from patchflow.testing import exactly_equal
+from patchflow.testing import message_values as generate_message_values
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-    | st.binary()
-)
-message_values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
-    ),
-    max_leaves=25,
-)
+message_values = generate_message_values()
 
 
 same = exactly_equal

@@ -24,25 +24,10 @@ from patchflow.storage import (
 )
 from patchflow.storage import dump as dumps
 from patchflow.storage import keys as layout
-from patchflow.testing import exactly_equal
+from patchflow.testing import exactly_equal, message_values
 
 MARKER_KEYS = st.sampled_from(["$bytes", "$float", "$escape", "$other", "bytes"])
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-    | st.binary()
-)
-values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=6) | MARKER_KEYS, children, max_size=4)
-    ),
-    max_leaves=20,
-)
+values = message_values(extra_keys=MARKER_KEYS, max_size=4, max_leaves=20)
 names = st.text(
     st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), min_size=1, max_size=8
 )
