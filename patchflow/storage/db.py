@@ -123,12 +123,17 @@ class _CollectionCommand:
         object.__setattr__(self, "collection_bytes", encoded)
 
 
+@attrs.frozen
 class _DocIdCommand(_CollectionCommand):
-    """Shared by the commands that name one document: the id's bytes too."""
+    """Shared by the commands that name one document: collection and id, and their bytes."""
 
-    __slots__ = ()
-    id: str
-    id_bytes: bytes
+    owner: ClassVar[str] = "db"
+    needs: ClassVar[str] = "collection (string) and id (string)"
+
+    collection: str = attrs.field(default=MISSING, validator=_is_string)
+    id: str = attrs.field(default=MISSING, validator=_is_string)
+    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
+    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -280,14 +285,7 @@ class Find(_CollectionCommand):
 class FindOne(_DocIdCommand):
     """Read the document with `_id` `id`; the result is None when there is none."""
 
-    owner: ClassVar[str] = "db"
     verb: ClassVar[str] = "findOne"
-    needs: ClassVar[str] = "collection (string) and id (string)"
-
-    collection: str = attrs.field(default=MISSING, validator=_is_string)
-    id: str = attrs.field(default=MISSING, validator=_is_string)
-    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def run(self, backend: Backend, store: StoreRef) -> dict[str, Any] | None:
         prefix, _, id_key = self._locate(store)
@@ -305,14 +303,9 @@ class _ChangeCommand(_DocIdCommand):
     Each subclass has `changed(old, now)`: the new version of the stored doc `old`.
     """
 
-    owner: ClassVar[str] = "db"
     needs: ClassVar[str] = "collection (string), id (string) and doc (dict)"
 
-    collection: str = attrs.field(default=MISSING, validator=_is_string)
-    id: str = attrs.field(default=MISSING, validator=_is_string)
     doc: dict[str, Any] = attrs.field(default=MISSING, validator=_is_dict)
-    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
     user: dict[str, Any] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -364,14 +357,7 @@ class Replace(_ChangeCommand):
 class DeleteDoc(_DocIdCommand):
     """Remove the document `id`; the result says whether it existed."""
 
-    owner: ClassVar[str] = "db"
     verb: ClassVar[str] = "delete"
-    needs: ClassVar[str] = "collection (string) and id (string)"
-
-    collection: str = attrs.field(default=MISSING, validator=_is_string)
-    id: str = attrs.field(default=MISSING, validator=_is_string)
-    collection_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
-    id_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def run(self, backend: Backend, store: StoreRef) -> bool:
         prefix, entry_key, id_key = self._locate(store)

@@ -56,12 +56,15 @@ def _key_bytes(command: Any) -> bytes:
         raise invalid(command, str(error)) from None
 
 
+@attrs.frozen
 class _KeyCommand:
-    """Shared by the commands that name one key: the key's bytes, computed once when built."""
+    """Shared by the commands that name one key: the key, and its bytes computed once."""
 
-    __slots__ = ()
-    key: str
-    key_bytes: bytes
+    owner: ClassVar[str] = "kv"
+    needs: ClassVar[str] = "key (string)"
+
+    key: str = attrs.field(default=MISSING, validator=_is_string)
+    key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "key_bytes", _key_bytes(self))
@@ -71,12 +74,7 @@ class _KeyCommand:
 class Get(_KeyCommand):
     """Read the value under `key`."""
 
-    owner: ClassVar[str] = "kv"
     verb: ClassVar[str] = "get"
-    needs: ClassVar[str] = "key (string)"
-
-    key: str = attrs.field(default=MISSING, validator=_is_string)
-    key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     @classmethod
     def of(cls, key: Any) -> Get:
@@ -102,13 +100,10 @@ class Get(_KeyCommand):
 class Set(_KeyCommand):
     """Store `value` under `key` (a stored `None` is a value like any other)."""
 
-    owner: ClassVar[str] = "kv"
     verb: ClassVar[str] = "set"
     needs: ClassVar[str] = "key (string) and value"
 
-    key: str = attrs.field(default=MISSING, validator=_is_string)
     value: Any = attrs.field(default=MISSING, validator=_is_present)
-    key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
     #: the value's msgpack bytes, encoded (and so checked) once, when the command is built
     encoded: bytes = attrs.field(init=False, repr=False, eq=False)
 
@@ -132,12 +127,7 @@ class Set(_KeyCommand):
 class Delete(_KeyCommand):
     """Remove `key`; the result says whether it was there."""
 
-    owner: ClassVar[str] = "kv"
     verb: ClassVar[str] = "delete"
-    needs: ClassVar[str] = "key (string)"
-
-    key: str = attrs.field(default=MISSING, validator=_is_string)
-    key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def run(self, backend: Backend, store: StoreRef) -> bool:
         full_key = store.prefix + self.key_bytes
@@ -151,12 +141,7 @@ class Delete(_KeyCommand):
 class Has(_KeyCommand):
     """Say whether `key` holds a value (a stored `None` counts)."""
 
-    owner: ClassVar[str] = "kv"
     verb: ClassVar[str] = "has"
-    needs: ClassVar[str] = "key (string)"
-
-    key: str = attrs.field(default=MISSING, validator=_is_string)
-    key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def run(self, backend: Backend, store: StoreRef) -> bool:
         return backend.get(_SPACE, store.prefix + self.key_bytes) is not None
