@@ -29,4 +29,4 @@ docs: $(STAMP)
 	$(BIN)/python -m patchflow.docs > docs/objects.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache data
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache data
