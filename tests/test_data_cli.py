@@ -619,3 +619,50 @@ def test_export_and_import_show_a_progress_bar_on_a_terminal(data_dir, tmp_path)
         assert process.wait(timeout=60) == 0
         assert label in seen
     assert records(data_dir, "copy") == records(data_dir, "demo")
+
+
+# ---- names that could rewrite the terminal ---------------------------------------------------
+
+EVIL = "a\x1b[2J\nb\t\x7f\x9b\u202e\u2028"  # ESC sequence, newline, tab, DEL, C1 CSI, bidi, LS
+
+
+def test_show_escapes_unprintable_characters_in_names_keys_and_values(tmp_path):
+    async def fill() -> None:
+        with open_storage("demo", tmp_path) as storage:
+            await storage.kv(name=EVIL).set(EVIL, EVIL)
+            await storage.db(local=EVIL).insert(EVIL, {EVIL: EVIL})
+
+    trio.run(fill)
+    outputs = [
+        data(tmp_path, "show", "demo"),
+        data(tmp_path, "show", "demo", "--store", EVIL),
+        data(tmp_path, "show", "demo", "--local", EVIL),
+        data(tmp_path, "show", "demo", "--local", EVIL, "--collection", EVIL),
+        data(tmp_path, "show", "demo", "--store", "nope"),  # the error lists the stores
+    ]
+    for result in outputs:
+        text = result.stdout + result.stderr
+        assert all(char.isprintable() or char == "\n" for char in text), repr(text)
+    overview = outputs[0].stdout.splitlines()
+    assert "named a\\x1b[2J\\nb\\t\\x7f\\x9b\\u202e\\u2028" in overview[2]
+    assert "local a\\x1b[2J\\nb\\t\\x7f\\x9b\\u202e\\u2028" in overview[1]
+    store = outputs[1].stdout.splitlines()
+    escaped = '"a\\u001b[2J\\nb\\t\\u007f\\u009b\\u202e\\u2028"'  # still a JSON string
+    assert store[1] == f"  {escaped}: {escaped}"
+    # JSON for people stays JSON, meaning the same values
+    docs = outputs[3].stdout.split("\n", 1)[1]
+    assert json.loads(docs)[EVIL] == EVIL
+    assert "its stores: local a\\x1b[2J" in outputs[4].stderr
+
+
+def test_show_and_ls_json_keep_names_exactly(tmp_path):
+    async def fill() -> None:
+        with open_storage("demo", tmp_path) as storage:
+            await storage.kv(name=EVIL).set(EVIL, 1)
+
+    trio.run(fill)
+    overview = json.loads(data(tmp_path, "show", "demo", "--json").stdout)
+    assert overview["stores"][0]["store"] == {"name": EVIL}
+    store = json.loads(data(tmp_path, "show", "demo", "--store", EVIL, "--json").stdout)
+    assert store["kv"] == {EVIL: 1}
+    assert json.loads(data(tmp_path, "ls", "--json").stdout)[0]["patch"] == "demo"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..storage import inventory
+from ..storage.lmdb_open import DamagedStorage
 from ..storage.store import open_storage
 from .common import (
     _confirm,
@@ -16,6 +17,7 @@ from .common import (
     _megabytes,
     _patch_argument,
     _plural,
+    _printable,
     _size,
     data,
 )
@@ -30,18 +32,25 @@ def rm(patch: str, yes: bool, data_dir: str | None) -> None:
     """Delete all of PATCH's stored data (asks first).
 
     Refuses (exit 1) while another process — a running patch, a script — has the storage open.
-    Declining is not an error: it prints "Not deleted." and exits 0.
+    Declining is not an error: it prints "Not deleted." and exits 0. Damaged storage can be
+    deleted too. A run starting meanwhile either makes rm refuse or, once rm has begun
+    deleting, starts with fresh, empty storage: never with half-deleted files.
     """
     directory = _data_dir(data_dir)
     path = _existing_patch(patch, directory)
-    with open_storage(patch, directory) as storage:
-        counts = inventory.totals(storage.backend)
+    try:
+        with open_storage(patch, directory) as storage:
+            counts: inventory.Totals | None = inventory.totals(storage.backend)
+    except DamagedStorage:
+        counts = None  # deleting is what a damaged store needs: no counts, but no refusal
     inventory.check_not_open(path)
     if not yes:
+        size = _megabytes(inventory.disk_usage(path))
         question = (
             f"This patch has stored data ({_plural(counts.keys, 'key')},"
-            f" {_plural(counts.documents, 'document')}, {_megabytes(inventory.disk_usage(path))})."
-            " Delete it?"
+            f" {_plural(counts.documents, 'document')}, {size}). Delete it?"
+            if counts is not None
+            else f"This patch's stored data is damaged ({size}). Delete it?"
         )
         if not _confirm(question):
             click.echo("Not deleted.")
@@ -101,7 +110,7 @@ def gc(patch: str, patch_file: str, yes: bool, data_dir: str | None) -> None:
         click.echo(f"Local stores of boxes not in {patch_file}:")
         for stats in orphans:
             click.echo(
-                f"  {stats.store.name}: {_plural(stats.keys, 'key')},"
+                f"  {_printable(stats.store.name)}: {_plural(stats.keys, 'key')},"
                 f" {_plural(len(stats.collections), 'collection')}"
                 f" ({_plural(stats.documents, 'document')}), {_size(stats.size)}"
             )

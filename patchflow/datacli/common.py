@@ -27,6 +27,7 @@ import click
 
 from ..api import resolve_data_dir
 from ..errors import CommandError, StorageError
+from ..options import DATA_DIR
 from ..storage import dump, inventory
 from ..storage.keys import StoreRef
 from ..storage.memory_backend import MEMORY
@@ -54,7 +55,7 @@ def _guarded(command: F) -> F:
         except _Exit as stop:
             message, code = str(stop), stop.code
         except dump.DumpError as error:
-            click.echo(str(error), err=True)
+            click.echo(_printable(str(error)), err=True)
             sys.exit(EXIT_USAGE)
         except StorageError as error:
             message, code = str(error), EXIT_FAILURE
@@ -66,7 +67,7 @@ def _guarded(command: F) -> F:
         except OSError as error:
             where = f" {error.filename}" if error.filename else ""
             message, code = f"cannot use{where}: {error.strerror or error}", EXIT_FAILURE
-        click.echo(f"patchflow: {message}", err=True)
+        click.echo(f"patchflow: {_printable(message)}", err=True)
         sys.exit(code)
 
     return run  # type: ignore[return-value]
@@ -81,6 +82,7 @@ def _silence_stdout() -> None:
 
 _data_dir_option = click.option(
     "--data-dir",
+    type=DATA_DIR,
     metavar="DIR",
     help="Where patch storage lives (default: $PATCHFLOW_DATA_DIR, else the user data directory).",
 )
@@ -157,13 +159,54 @@ def _megabytes(size: int) -> str:
     return f"{size / (1 << 20):.1f} MB"
 
 
+def _printable(text: str, *, json_text: bool = False) -> str:
+    """Return `text` with every character a terminal could act on written as an escape.
+
+    A stored name, key or value may hold anything: ESC sequences, newlines, bidirectional
+    overrides. Printed as is, it could rewrite the terminal or fake output lines. So output
+    for people passes through here: characters that are not printable (Unicode's "Other" and
+    "Separator" categories, the ASCII space excepted: C0 and C1 controls, DEL, format and
+    line-separator characters, lone surrogates) become `\\n`, `\\t`, `\\r`, `\\x1b`, `\\u202e`.
+    `json_text=True` is for JSON text (whose own escapes already cover C0 controls): it keeps
+    the indentation's newlines and writes `\\u007f`-style escapes, so that the text stays valid
+    JSON meaning the same value. `--json` output does not pass through here: it stays exact.
+    """
+    if text.isprintable():
+        return text
+    escape = _json_escape if json_text else _escape
+    return "".join(char if char.isprintable() else escape(char) for char in text)
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    point = ord(char)
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
+
+
+def _json_escape(char: str) -> str:
+    point = ord(char)
+    if char == "\n":
+        return char  # JSON escapes newlines in strings: this one is the indentation's
+    if point < 0x10000:
+        return f"\\u{point:04x}"
+    point -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}"
+
+
 def _store_label(store: StoreRef) -> str:
-    return f"{store.kind} {store.name}"
+    return _printable(f"{store.kind} {store.name}")
 
 
 def _shown(value: Any) -> str:
-    """Pretty JSON for people: indented, unicode as is, bytes as `<N bytes>`."""
-    return json.dumps(value, ensure_ascii=False, indent=2, default=_bytes_as_size)
+    """Pretty JSON for people: indented, unicode as is (unless unprintable), bytes as sizes."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=_bytes_as_size)
+    return _printable(text, json_text=True)
 
 
 def _bytes_as_size(value: Any) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import IO
 
@@ -165,13 +167,45 @@ def backup(patch: str, dest: str, data_dir: str | None) -> None:
     The copy (LMDB's compacting copy) holds exactly what was committed when it began. DEST
     must not exist (its parent must) or be empty; it becomes a storage directory like
     DATA_DIR/PATCH_ID, so when DEST is named after the patch, `--data-dir` of its parent
-    opens it.
+    opens it. The copy is written beside DEST as DEST.partial-PID-... and renamed to DEST
+    once complete, so an interrupted backup never leaves half a copy under DEST's name.
     """
     directory = _data_dir(data_dir)
     _existing_patch(patch, directory)
-    with open_storage(patch, directory) as storage:
-        counts = inventory.backup(storage.backend, dest)  # type: ignore[arg-type]
+    try:
+        with _terminable(), open_storage(patch, directory) as storage:
+            counts = inventory.backup(storage.backend, dest)  # type: ignore[arg-type]
+    except _Terminated:
+        raise _Exit(f"stopped by SIGTERM; nothing was written to {dest}", EXIT_SIGTERM) from None
     click.echo(
         f"Backed up patch {patch!r} to {dest}: {_plural(counts.keys, 'key')},"
         f" {_plural(counts.documents, 'document')}, {_megabytes(inventory.disk_usage(dest))}."
     )
+
+
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so that a half-made backup is removed."""
+
+
+@contextlib.contextmanager
+def _terminable() -> Iterator[None]:
+    """Make SIGTERM raise `_Terminated` meanwhile (on the main thread; elsewhere do nothing).
+
+    Its default action ends the process at once, leaving the temporary copy behind; raised as
+    an exception, it runs the cleanup on its way out, as Ctrl-C does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -12,6 +12,7 @@ import click
 from ..errors import StorageError
 from ..storage import dump, inventory
 from ..storage.keys import StoreRef
+from ..storage.lmdb_open import DamagedStorage
 from ..storage.store import open_storage
 from .common import (
     EXIT_FAILURE,
@@ -22,6 +23,7 @@ from .common import (
     _guarded,
     _patch_argument,
     _plural,
+    _printable,
     _shown,
     _size,
     _store_label,
@@ -37,54 +39,62 @@ def ls(as_json: bool, data_dir: str | None) -> None:
     """List every patch with stored data.
 
     For each: patch id, size on disk, kv keys, collections, documents and the time of the
-    last write.
+    last write. A patch whose storage cannot be read is still listed, with `?` counts and
+    flagged DAMAGED (restore a backup or `data rm` it) or UNUSABLE (e.g. written by a newer
+    patchflow); the reasons go to standard error and the exit code is 1.
     """
     directory = _data_dir(data_dir)
     rows: list[dict[str, Any]] = []
-    failed = False
+    flags: dict[str, str] = {}  # patch id -> DAMAGED or UNUSABLE
     for patch_id in inventory.list_patches(directory):
         path = inventory.patch_directory(directory, patch_id)
-        written = inventory.last_write(path)
+        try:
+            row: dict[str, Any] = {
+                "patch": patch_id,
+                "size": inventory.disk_usage(path),
+                "keys": None,
+                "collections": None,
+                "documents": None,
+                "last_write": datetime.fromtimestamp(inventory.last_write(path)).astimezone(),
+            }
+        except FileNotFoundError:
+            continue  # deleted since it was listed
         try:
             with open_storage(patch_id, directory) as storage:
                 counts = inventory.totals(storage.backend)
         except StorageError as error:
-            click.echo(f"patchflow: patch {patch_id!r}: {error}", err=True)
-            failed = True
-            continue
-        rows.append(
-            {
-                "patch": patch_id,
-                "size": inventory.disk_usage(path),
-                "keys": counts.keys,
-                "collections": counts.collections,
-                "documents": counts.documents,
-                "last_write": datetime.fromtimestamp(written).astimezone(),
-            }
-        )
+            # Listed all the same, flagged, so that one damaged store hides none of the others.
+            click.echo(_printable(f"patchflow: patch {patch_id!r}: {error}"), err=True)
+            row["error"] = str(error)
+            flags[patch_id] = "DAMAGED" if isinstance(error, DamagedStorage) else "UNUSABLE"
+        else:
+            row.update(keys=counts.keys, collections=counts.collections, documents=counts.documents)
+        rows.append(row)
     if as_json:
         for row in rows:
             row["last_write"] = row["last_write"].isoformat(timespec="seconds")
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif not rows:
-        click.echo(f"No stored patch data in {directory}.")
+        click.echo(f"No stored patch data in {_printable(directory)}.")
     else:
         _table(
-            ("PATCH", "SIZE", "KEYS", "COLLECTIONS", "DOCUMENTS", "LAST WRITE"),
+            ("PATCH", "SIZE", "KEYS", "COLLECTIONS", "DOCUMENTS", "LAST WRITE", ""),
             [
                 (
-                    row["patch"],
+                    _printable(row["patch"]),
                     _size(row["size"]),
-                    str(row["keys"]),
-                    str(row["collections"]),
-                    str(row["documents"]),
+                    *(
+                        "?" if row[count] is None else str(row[count])
+                        for count in ("keys", "collections", "documents")
+                    ),
                     row["last_write"].strftime("%Y-%m-%d %H:%M:%S"),
+                    flags.get(row["patch"], ""),
                 )
                 for row in rows
             ],
             right=(1, 2, 3, 4),
         )
-    if failed:
+    if flags:
         sys.exit(EXIT_FAILURE)
 
 
@@ -163,7 +173,8 @@ def show(
             where = {"patch": patch, "store": inventory.store_json(store)}
             _echo_json({**where, "collection": collection, "docs": docs_json})
             return
-        click.echo(f"collection {collection!r} of {store}: {_plural(len(docs), 'document')}")
+        heading = f"collection {collection!r} of {store}: {_plural(len(docs), 'document')}"
+        click.echo(_printable(heading))
         for doc in docs:
             click.echo(_shown(doc))
 
@@ -186,13 +197,13 @@ def _show_stores(patch: str, stores: list[inventory.StoreStats], as_json: bool) 
         _echo_json({"patch": patch, "stores": listed})
         return
     if not stores:
-        click.echo(f"Patch {patch!r} stores nothing.")
+        click.echo(_printable(f"Patch {patch!r} stores nothing."))
         return
     rows = [
         (
             _store_label(stats.store),
             str(stats.keys),
-            ", ".join(f"{name} ({count})" for name, count in stats.collections) or "-",
+            ", ".join(f"{_printable(name)} ({count})" for name, count in stats.collections) or "-",
         )
         for stats in stores
     ]
@@ -212,14 +223,14 @@ def _show_store(
             }
         )
         return
-    click.echo(f"{stats.store}: {_plural(stats.keys, 'key')}")
+    click.echo(_printable(f"{stats.store}: {_plural(stats.keys, 'key')}"))
     for key, value in items:
         text = _shown(value).replace("\n", "\n  ")
-        click.echo(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+        click.echo(f"  {_printable(json.dumps(key, ensure_ascii=False), json_text=True)}: {text}")
     if stats.collections:
         click.echo(f"collections: {len(stats.collections)}")
         for name, count in stats.collections:
-            click.echo(f"  {name}: {_plural(count, 'document')}")
+            click.echo(f"  {_printable(name)}: {_plural(count, 'document')}")
 
 
 # ---- export / import ---------------------------------------------------------------------------

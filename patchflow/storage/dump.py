@@ -18,11 +18,9 @@ BOX_ID}` or `{"name": NAME}`. Records come in key order: every kv key, then each
 followed by its documents in insertion order; a `collection` record keeps an empty collection.
 Documents keep their `_id`, `_created` and `_updated`, so an import reproduces them exactly.
 
-Values are JSON, with markers for what JSON cannot say: `bytes` are `{"$bytes": BASE64}`, the
-infinities and NaN `{"$float": "inf" | "-inf" | "nan" | "-nan"}` (a NaN with other bits is
-`"nan:"` and its 16 hex digits), and a dict that itself has a single key `$bytes`, `$float` or
-`$escape` is wrapped as `{"$escape": {...}}`. JSON keeps `1`, `1.0` and `true` apart, and ints
-of any size, so every stored value comes back exactly as it was, bit for bit.
+Values are JSON, with markers for what JSON cannot say (`dump_values.py`): `bytes` are
+`{"$bytes": BASE64}`, the infinities and NaN `{"$float": "inf"}` etc., and a dict that looks
+like a marker is wrapped in `{"$escape": {...}}`; every stored value comes back exactly.
 
 **Import** applies the whole dump in one write transaction: the first bad line raises
 `DumpError` (`FILE:LINE: message`), the transaction is aborted and nothing is changed. It
@@ -33,6 +31,13 @@ stamp in its entry (keys.py), as every db write does; `replace=True` clears ever
 in the same transaction. Input that cannot be read twice (a pipe) is spooled to a temporary file
 first, because the backend may run the transaction again after growing its map.
 
+What an import refuses, beyond malformed lines: a header whose `format` is not 1 (a newer one
+says to upgrade), a document without integer `_created` and `_updated` (a document always has
+them; a string or float would break later updates), the same `_id` twice in one collection
+(`duplicate _id X (first at line N)`: a dump holds each document once, so the second is a
+mistake, and keeping either would silently drop the other), and values nested deeper than the
+codec stores (`codec.MAX_DEPTH`), however deep, without a RecursionError.
+
 Both stream through the data, a line at a time. Export's memory use stays flat; an import's
 single write transaction keeps the pages it changes in memory until LMDB spills them to the
 file (from about 512 MiB on), the price of all-or-nothing.
@@ -40,14 +45,10 @@ file (from about 512 MiB on), the price of all-or-nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
-import math
 import os
 import shutil
-import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -57,6 +58,8 @@ import attrs
 from ..errors import CommandError, PatchflowError
 from . import codec, keys
 from .backend import Backend, ReadTxn, WriteTxn
+from .codec import MAX_DEPTH
+from .dump_values import decode_value, encode_value, shorten
 from .inventory import DATA_SPACES, count_entries, split_store, store_json, store_of
 from .keys import FORMAT_VERSION, StoreRef
 
@@ -78,9 +81,13 @@ DUMP_FORMAT = 1
 #: unknown). It may start again from 0 if the backend runs a transaction again.
 Progress = Callable[[int, int], None]
 
-_MARKERS = frozenset({"$bytes", "$float", "$escape"})
-_FLOATS = {"nan": math.nan, "-nan": -math.nan, "inf": math.inf, "-inf": -math.inf}
-_NAN_NAMES = {0x7FF8000000000000: "nan", 0xFFF8000000000000: "-nan"}
+# JSON's parser and `decode_value` recurse once (or a few times) per level, so a line nested
+# thousands deep stops them with RecursionError; whatever reaches it nests far more than the
+# codec stores (`codec.MAX_DEPTH`; shallower values past that limit get the codec's own error).
+_TOO_DEEP = (
+    f"a value nested deeper than {MAX_DEPTH} levels; a stored value nests {MAX_DEPTH} levels"
+    " at most"
+)
 _TICK = 512  # report progress every this many lines
 
 
@@ -96,97 +103,6 @@ class _Bad(Exception):
     """A problem with one record, raised while applying it; becomes a DumpError with its line."""
 
 
-# ---- values: JSON with markers ------------------------------------------------------------------
-
-
-def encode_value(value: Any) -> Any:
-    """Return a stored value as JSON-ready data, with the markers of the dump format."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is float:
-        if math.isfinite(value):
-            return value
-        if value == value:
-            return {"$float": repr(value)}  # "inf", "-inf"
-        bits = _float_bits(value)  # keep a NaN's sign and payload too
-        return {"$float": _NAN_NAMES.get(bits) or f"nan:{bits:016x}"}
-    if kind is bytes:
-        return {"$bytes": base64.b64encode(value).decode("ascii")}
-    if kind is list:
-        return [encode_value(item) for item in value]
-    if kind is dict:
-        encoded = {key: encode_value(item) for key, item in value.items()}
-        if len(encoded) == 1 and next(iter(encoded)) in _MARKERS:
-            return {"$escape": encoded}
-        return encoded
-    raise TypeError(f"{kind.__name__} is not a stored value")
-
-
-def decode_value(data: Any) -> Any:
-    """Return the value `encode_value` made `data` from; raise ValueError on a bad marker."""
-    kind = type(data)
-    if kind is dict:
-        if len(data) == 1:
-            ((marker, inner),) = data.items()
-            if marker in _MARKERS:
-                return _decode_marker(marker, inner)
-        return {key: decode_value(item) for key, item in data.items()}
-    if kind is list:
-        return [decode_value(item) for item in data]
-    return data
-
-
-def _decode_marker(marker: str, inner: Any) -> Any:
-    if marker == "$bytes":
-        if isinstance(inner, str):
-            with contextlib.suppress(binascii.Error, ValueError):
-                return base64.b64decode(inner, validate=True)
-        raise ValueError(f'{{"$bytes": ...}} needs base64 text, not {_short(inner)}')
-    if marker == "$float":
-        if isinstance(inner, str):
-            if inner in _FLOATS:
-                return _FLOATS[inner]
-            number = _nan_from_bits(inner)
-            if number is not None:
-                return number
-        raise ValueError(
-            f'{{"$float": ...}} needs "nan", "-nan", "inf", "-inf" or "nan:" and 16 hex digits'
-            f" (a NaN's bits), not {_short(inner)}"
-        )
-    if not isinstance(inner, dict):
-        raise ValueError(f'{{"$escape": ...}} needs an object, not {_short(inner)}')
-    return {key: decode_value(item) for key, item in inner.items()}
-
-
-def _float_bits(value: float) -> int:
-    return int.from_bytes(struct.pack(">d", value), "big")
-
-
-def _nan_from_bits(text: str) -> float | None:
-    hex_digits = text.removeprefix("nan:")
-    if len(hex_digits) != 16 or hex_digits == text:
-        return None
-    try:
-        bits = int(hex_digits, 16)
-    except ValueError:
-        return None
-    value = struct.unpack(">d", bits.to_bytes(8, "big"))[0]
-    return value if value != value else None
-
-
-def _short(data: Any, limit: int = 60) -> str:
-    """Return JSON text of `data` for an error message, cut to `limit` characters."""
-    text = json.dumps(data, ensure_ascii=False, default=_bytes_as_size)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _bytes_as_size(value: Any) -> str:
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    raise TypeError(type(value).__name__)
-
-
 def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
@@ -199,7 +115,7 @@ def _store_from_json(data: Any) -> StoreRef:
         ((kind, name),) = data.items()
         if kind in ("local", "name") and isinstance(name, str):
             return StoreRef.local(name) if kind == "local" else StoreRef.named(name)
-    raise _Bad(f'"store" must be {{"local": BOX_ID}} or {{"name": NAME}}, not {_short(data)}')
+    raise _Bad(f'"store" must be {{"local": BOX_ID}} or {{"name": NAME}}, not {shorten(data)}')
 
 
 # ---- export -------------------------------------------------------------------------------------
@@ -317,6 +233,7 @@ class _Import:
     def __init__(self, txn: WriteTxn, name: str, progress: Progress | None, total: int):
         self.txn, self.name, self.progress, self.total = txn, name, progress, total
         self.counts = {"kv": 0, "collection": 0, "doc": 0}
+        self.doc_lines: dict[bytes, int] = {}  # each document's id key -> its line in the dump
 
     def run(self, source: IO[bytes], replace: bool) -> ImportResult:
         if replace:
@@ -340,15 +257,17 @@ class _Import:
                     raise DumpError(
                         self.name,
                         number,
-                        f"bad end line {_short(record)}; expected"
+                        f"bad end line {shorten(record)}; expected"
                         f' {{"patchflow": "end", "records": {records}}}',
                     )
                 state = "end"
             else:
                 try:
-                    self.apply(record)
+                    self.apply(record, number)
                 except (_Bad, CommandError, ValueError) as error:
                     raise DumpError(self.name, number, str(error)) from None
+                except RecursionError:
+                    raise DumpError(self.name, number, _TOO_DEEP) from None
                 records += 1
         if state == "header":
             raise DumpError(self.name, 1, "empty file: not a patchflow dump")
@@ -365,6 +284,8 @@ class _Import:
     def parse(self, raw: bytes, number: int) -> Any:
         try:
             return json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            message = _TOO_DEEP
         except UnicodeDecodeError as error:
             message = f"not UTF-8 text (byte {error.start + 1} of the line)"
         except json.JSONDecodeError as error:
@@ -381,7 +302,16 @@ class _Import:
             )
         dump_format, storage_format = header.get("format"), header.get("storage_format")
         if type(dump_format) is not int or type(storage_format) is not int:
-            raise DumpError(self.name, number, 'the header needs "format" and "storage_format"')
+            raise DumpError(
+                self.name, number, 'the header needs "format" and "storage_format" as integers'
+            )
+        if dump_format < DUMP_FORMAT or storage_format < 1:
+            raise DumpError(
+                self.name,
+                number,
+                f"unknown dump format {dump_format} (storage format {storage_format}); this"
+                f" patchflow reads dump format {DUMP_FORMAT}, as `patchflow data export` writes",
+            )
         if dump_format > DUMP_FORMAT or storage_format > FORMAT_VERSION:
             raise DumpError(
                 self.name,
@@ -391,13 +321,13 @@ class _Import:
                 " patchflow (pip install --upgrade patchflow) to import it",
             )
 
-    def apply(self, record: Any) -> None:
+    def apply(self, record: Any, number: int) -> None:
         if type(record) is not dict:
-            raise _Bad(f"a record must be a JSON object, not {_short(record)}")
+            raise _Bad(f"a record must be a JSON object, not {shorten(record)}")
         kind = record.get("kind")
         fields = _FIELDS.get(kind) if isinstance(kind, str) else None
         if fields is None:
-            raise _Bad(f'unknown record kind {_short(kind)}; expected "kv", "collection" or "doc"')
+            raise _Bad(f'unknown record kind {shorten(kind)}; expected "kv", "collection" or "doc"')
         if record.keys() != fields:
             missing = ", ".join(sorted(fields - record.keys())) or "none"
             extra = ", ".join(sorted(record.keys() - fields)) or "none"
@@ -410,18 +340,18 @@ class _Import:
         if kind == "kv":
             key = record["key"]
             if not isinstance(key, str):
-                raise _Bad(f'"key" must be a string, not {_short(key)}')
+                raise _Bad(f'"key" must be a string, not {shorten(key)}')
             value = codec.encode(decode_value(record["value"]), "value")
             self.txn.put("kv", store.prefix + keys.encode_key(key), value)
             return
         collection = record["collection"]
         if not isinstance(collection, str):
-            raise _Bad(f'"collection" must be a string, not {_short(collection)}')
+            raise _Bad(f'"collection" must be a string, not {shorten(collection)}')
         name = keys.encode_collection(collection)
         if kind == "collection":
             self.last_seq(store, name)  # creates the collection if need be
         else:
-            self.put_doc(store, name, decode_value(record["doc"]))
+            self.put_doc(store, name, decode_value(record["doc"]), number)
 
     def last_seq(self, store: StoreRef, name: bytes) -> int:
         key = keys.collection_key(store, name)
@@ -431,11 +361,21 @@ class _Import:
             return 0
         return keys.decode_seq(raw)
 
-    def put_doc(self, store: StoreRef, name: bytes, doc: Any) -> None:
+    def put_doc(self, store: StoreRef, name: bytes, doc: Any, number: int) -> None:
         if type(doc) is not dict or not isinstance(doc.get("_id"), str):
-            raise _Bad(f'"doc" must be an object with an "_id" string, not {_short(doc)}')
+            raise _Bad(f'"doc" must be an object with an "_id" string, not {shorten(doc)}')
+        for field in ("_created", "_updated"):
+            if type(doc.get(field)) is not int:
+                found = "none" if field not in doc else shorten(doc[field])
+                raise _Bad(
+                    f'"doc" needs "{field}" as an integer (milliseconds since the epoch), not'
+                    f" {found}"
+                )
         data = codec.encode(doc, "doc")
         id_key = keys.id_key(store, name, keys.encode_doc_id(doc["_id"]))
+        first = self.doc_lines.setdefault(id_key, number)
+        if first != number:
+            raise _Bad(f"duplicate _id {shorten(doc['_id'])} (first at line {first})")
         found = self.txn.get("ids", id_key)
         last = self.last_seq(store, name)
         if found is None:  # a new document: append it after the collection's others

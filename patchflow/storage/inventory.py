@@ -14,14 +14,16 @@ import contextlib
 import errno
 import functools
 import os
+import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from ..errors import PatchflowError, StorageError
-from . import codec, keys, lmdb_env
+from . import codec, keys, lmdb_env, lmdb_open
 from .backend import Backend, ReadTxn, WriteTxn
 from .keys import SPACES, StoreRef, ensure_format_version
 from .lmdb_backend import LmdbBackend
@@ -53,7 +55,7 @@ __all__ = [
 
 #: every space but `meta`: what a patch's stores hold
 DATA_SPACES = tuple(space for space in SPACES if space != "meta")
-_DATA_FILE, _LOCK_FILE = "data.mdb", "lock.mdb"
+_DATA_FILE, _LOCK_FILE = lmdb_open.DATA_FILE, lmdb_open.LOCK_FILE
 
 
 class BadPath(PatchflowError, ValueError):
@@ -301,53 +303,99 @@ def check_not_open(directory: str) -> None:
 
 
 def delete_patch(directory: str) -> None:
-    """Delete a patch's storage directory, unless a process has it open (StorageBusy)."""
-    with _exclusive(directory):
-        shutil.rmtree(directory)
+    """Delete a patch's storage directory, unless a process has it open (StorageBusy).
+
+    No run may open a half-deleted store: under the open lock, which every opening takes
+    (`lmdb_open`), rm checks that no process has the store open and renames the directory
+    aside in one step (`DATA_DIR/.deleting-PATCH-RANDOM`, a name no patch id can have), and
+    only then deletes it. A run starting after the rename creates a fresh, empty store; one
+    that opened before makes rm refuse. A directory already gone is left so.
+    """
+    parent, name = os.path.split(os.path.abspath(directory))
+    aside = os.path.join(parent, f".deleting-{name}-{secrets.token_hex(4)}")
+    try:
+        with lmdb_open.open_lock(directory, create=False), _exclusive(directory):
+            os.rename(directory, aside)
+    except FileNotFoundError:
+        if os.path.exists(directory):
+            raise
+        return  # deleted meanwhile (another rm)
+    shutil.rmtree(aside)
 
 
 def backup(backend: LmdbBackend, destination: str) -> Totals:
     """Copy the storage, compacted and consistent, into `destination`; return what it holds.
 
     `destination` becomes an LMDB environment directory, the same as `DATA_DIR/PATCH_ID`: it
-    must be missing (its parent must exist) or an empty directory. The copy is opened and its
-    format checked before this returns.
+    must be missing (its parent must exist) or an empty directory. The copy is written to a
+    temporary directory beside it, `DEST.partial-PID-RANDOM`, opened and its format checked,
+    and only then renamed to `destination`: whatever stops the copy (an error, Ctrl-C, a
+    kill), `destination` never holds half a backup. The temporary directory is removed on
+    errors and on signals Python sees; one left by `kill -9` says what it is by its name.
 
     Raises:
         BadPath: `destination` cannot be used.
-        StorageError: the copy failed (a partial copy is removed) or does not open.
+        StorageError: the copy failed or does not open.
     """
-    created = _backup_directory(destination)
+    _check_backup_destination(destination)
+    parent, name = os.path.split(os.path.abspath(destination))
     try:
-        backend.copy(destination)
-        copy = LmdbBackend(destination, SPACES)
+        partial = tempfile.mkdtemp(prefix=f"{name}.partial-{os.getpid()}-", dir=parent)
+    except OSError as error:
+        raise BadPath(
+            f"cannot write the backup beside {destination}: {error.strerror or error}"
+        ) from None
+    try:
+        backend.copy(partial)
+        copy = LmdbBackend(partial, SPACES)
         try:
             ensure_format_version(copy)
-            return totals(copy)
+            counts = totals(copy)
         finally:
             copy.close()
+        os.chmod(partial, _new_directory_mode())  # mkdtemp made it private
+        _fsync(os.path.join(partial, _DATA_FILE))
+        try:
+            os.rename(partial, destination)  # replaces an empty directory, not a full one
+        except OSError as error:
+            raise BadPath(
+                f"cannot move the backup to {destination}: {error.strerror or error}"
+                " (was it created meanwhile?)"
+            ) from None
+        with contextlib.suppress(OSError):  # not every file system syncs directories
+            _fsync(parent)
+        return counts
     except BaseException:
-        for name in (_DATA_FILE, _LOCK_FILE):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(destination, name))
-        if created:
-            with contextlib.suppress(OSError):
-                os.rmdir(destination)
+        shutil.rmtree(partial, ignore_errors=True)
         raise
 
 
-def _backup_directory(destination: str) -> bool:
-    """Check `destination` and create it if missing; return whether it was created."""
+def _check_backup_destination(destination: str) -> None:
     if os.path.isdir(destination):
         if os.listdir(destination):
             raise BadPath(f"backup destination {destination} is not empty; choose a new directory")
-        return False
+        return
     if os.path.exists(destination):
         raise BadPath(f"backup destination {destination} exists and is not a directory")
-    try:
-        os.mkdir(destination)
-    except OSError as error:
+    parent = os.path.dirname(os.path.abspath(destination))
+    if not os.path.isdir(parent):
         raise BadPath(
-            f"cannot create backup directory {destination}: {error.strerror or error}"
-        ) from None
-    return True
+            f"cannot create backup directory {destination}: its parent {parent} is not a"
+            " directory; create it first"
+        )
+
+
+def _new_directory_mode() -> int:
+    """The mode `os.mkdir` would give: 0o777 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+def _fsync(path: str) -> None:
+    """Flush a file or directory to disk, so that a completed backup survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -58,8 +58,12 @@ class LmdbBackend:
         max_map_size: the map never grows beyond this; a write that needs more fails with
             StorageError and stores nothing.
 
+    Storage on media that cannot be written opens read-only: reads work, writes raise
+    StorageError (see `lmdb_open.py`).
+
     Raises:
-        StorageError: the directory cannot be created or the environment cannot be opened.
+        StorageError: the directory cannot be created or the environment cannot be opened;
+            `lmdb_open.DamagedStorage` if its data file is empty, cut short or not LMDB.
     """
 
     def __init__(

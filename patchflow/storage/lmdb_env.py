@@ -28,8 +28,13 @@ process's environments just before a fork (waiting for running transactions and 
 locks until the fork is done), and both parent and child reopen on next use: a handle used in
 the child opens a fresh environment of its own (about a millisecond, once per fork).
 
+**Opening** is `lmdb_open.open_environment`'s: under the open lock that `data rm` takes too,
+read-only (without LMDB's lock file) on media that cannot be written, and never on a data file
+cut short (which would crash the process with SIGBUS).
+
 **Errors** from LMDB become `StorageError`s that say what to do (free disk space, fix
-permissions, choose another data directory); a failed write is aborted, so it stores nothing.
+permissions, choose another data directory, restore a damaged store); a failed write is
+aborted, so it stores nothing.
 """
 
 from __future__ import annotations
@@ -43,12 +48,12 @@ from typing import TypeVar
 import lmdb
 
 from ..errors import StorageError
+from .lmdb_open import make_directory, open_environment, storage_error
 
 __all__ = ["SharedEnv", "acquire", "current_pid", "is_open_here", "release"]
 
 T = TypeVar("T")
 
-_MAX_DBS = 32  # room for spaces later releases may add
 _MAX_RESIZE_RETRIES = 100  # other processes growing the map under us, in a row
 
 
@@ -70,24 +75,14 @@ class SharedEnv:
         self.busy = 0  # transactions running now (on the thread holding `lock`)
         self.spaces: tuple[str, ...] = ()
         self.env: lmdb.Environment | None = None
+        self.read_only = False  # opened read-only: the media or permissions refuse writing
         self.dbs: dict[str, lmdb._Database] = {}
         self.open_spaces(spaces)
 
     def opened(self) -> lmdb.Environment:
         """Return the environment, opening it (again) if needed. Call with `lock` held."""
         if self.env is None:
-            try:
-                self.env = lmdb.open(
-                    self.path,
-                    map_size=self.map_size,
-                    max_dbs=_MAX_DBS,
-                    subdir=True,
-                    sync=True,
-                    metasync=True,
-                    lock=True,
-                )
-            except lmdb.Error as error:
-                raise _storage_error("open", self.path, error) from error
+            self.env, self.read_only = open_environment(self.path, self.map_size)
             self.dbs = {}
             try:
                 self._open_dbs(self.spaces)
@@ -105,7 +100,9 @@ class SharedEnv:
 
     def _open_dbs(self, spaces: tuple[str, ...]) -> None:
         missing = [space for space in spaces if space not in self.dbs]
-        if missing:
+        if missing and self.read_only:
+            self.dbs.update(self._existing_dbs(missing))
+        elif missing:
             env = self.opened()
             # One transaction for all of them: a single commit instead of one fsync each (and
             # none at all when they exist already).
@@ -117,6 +114,25 @@ class SharedEnv:
                     }
                 )
             )
+
+    def _existing_dbs(self, spaces: list[str]) -> dict[str, lmdb._Database]:
+        """Open spaces of a read-only environment, which cannot create them."""
+        env = self.opened()
+        found = {}
+        try:
+            for space in spaces:
+                # Without a transaction of ours: py-lmdb opens the handle in one of its own
+                # that keeps it (one opened in a read transaction we commit does not last).
+                found[space] = env.open_db(space.encode(), create=False)
+        except lmdb.NotFoundError:
+            raise StorageError(
+                f"cannot open patch storage at {self.path} read-only: it has no space"
+                f" {space!r}, so it is not patchflow storage, or it must be opened once where it"
+                " can be written"
+            ) from None
+        except lmdb.Error as error:
+            raise storage_error("open", self.path, error) from error
+        return found
 
     def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
         """Run `fn` in a read transaction and return its result."""
@@ -130,7 +146,7 @@ class SharedEnv:
                 finally:
                     txn.abort()  # a read has nothing to commit, and aborting is cheaper
             except lmdb.Error as error:
-                raise _storage_error("read", self.path, error) from error
+                raise storage_error("read", self.path, error) from error
             finally:
                 self.busy -= 1
 
@@ -146,7 +162,7 @@ class SharedEnv:
                 finally:
                     txn.abort()
             except lmdb.Error as error:
-                raise _storage_error("read", self.path, error) from error
+                raise storage_error("read", self.path, error) from error
             finally:
                 self.busy -= 1
 
@@ -167,6 +183,12 @@ class SharedEnv:
         """Run `fn` in a write transaction and commit it, growing the map as needed."""
         with self.lock:
             env = self.env if self.env is not None else self.opened()
+            if self.read_only:
+                raise StorageError(
+                    f"cannot write patch storage at {self.path}: it was opened read-only, because"
+                    " its directory or files cannot be written (read-only media or permissions);"
+                    " copy it somewhere writable (patchflow data backup) to change it"
+                )
             self.busy += 1
             try:
                 resizes = 0
@@ -183,7 +205,7 @@ class SharedEnv:
                             raise _unsettled(self.path) from None
                         env.set_mapsize(0)
                     except lmdb.Error as error:
-                        raise _storage_error("write", self.path, error) from error
+                        raise storage_error("write", self.path, error) from error
             finally:
                 self.busy -= 1
 
@@ -204,7 +226,7 @@ class SharedEnv:
                     except lmdb.MapResizedError:  # another process grew the map: adopt it
                         env.set_mapsize(0)
                     except lmdb.Error as error:
-                        raise _storage_error("copy", self.path, error) from error
+                        raise storage_error("copy", self.path, error) from error
                 raise _unsettled(self.path)
             finally:
                 self.busy -= 1
@@ -284,7 +306,7 @@ def acquire(
     this call opens the environment.
     """
     try:
-        os.makedirs(location, exist_ok=True)
+        make_directory(location)
         path = os.path.realpath(location)
     except OSError as error:
         raise StorageError(
@@ -303,10 +325,14 @@ def acquire(
 
 
 def is_open_here(location: str) -> bool:
-    """Return whether this process holds the environment in directory `location` open."""
+    """Return whether this process holds the environment in directory `location` open.
+
+    Without `_envs_lock`: `data rm` asks while holding the open lock, and a thread of this
+    process may hold `_envs_lock` while it waits for that same open lock in `acquire`. A dict
+    lookup is atomic; an environment still being opened is not open yet.
+    """
     path = os.path.realpath(location)
-    with _envs_lock:
-        return (path, current_pid) in _envs
+    return (path, current_pid) in _envs
 
 
 def release(shared: SharedEnv) -> None:
@@ -320,37 +346,6 @@ def release(shared: SharedEnv) -> None:
 
 
 # ---- errors that say what to do ----------------------------------------------------------------
-
-
-def _storage_error(action: str, path: str, error: lmdb.Error) -> StorageError:
-    text = str(error)
-    lowered = text.lower()
-    if "no space left" in lowered or "disk quota" in lowered:
-        advice = "the disk is full; free some space and try again"
-    elif (
-        isinstance(error, lmdb.ReadonlyError)
-        or "permission denied" in lowered
-        or "read-only file system" in lowered
-        or "operation not permitted" in lowered
-    ):
-        advice = (
-            "check that you may read and write that directory, or choose another data"
-            " directory (--data-dir or PATCHFLOW_DATA_DIR)"
-        )
-    elif isinstance(
-        error,
-        lmdb.CorruptedError
-        | lmdb.InvalidError
-        | lmdb.VersionMismatchError
-        | lmdb.IncompatibleError
-        | lmdb.PageNotFoundError,
-    ):
-        advice = "the files there are damaged or are not patchflow storage; restore a backup"
-    elif isinstance(error, lmdb.ReadersFullError):
-        advice = "too many processes are reading it at once; stop some of them"
-    else:
-        advice = "nothing was changed"
-    return StorageError(f"cannot {action} patch storage at {path}: {text}; {advice}")
 
 
 def _unsettled(path: str) -> StorageError:

@@ -220,7 +220,8 @@ def test_import_with_replace_clears_every_store_first(seeded):
 GOOD = [
     '{"patchflow": "dump", "format": 1, "patch": "x", "storage_format": 1}',
     '{"kind": "kv", "store": {"local": "a"}, "key": "k", "value": 1}',
-    '{"kind": "doc", "store": {"name": "s"}, "collection": "c", "doc": {"_id": "d1"}}',
+    '{"kind": "doc", "store": {"name": "s"}, "collection": "c",'
+    ' "doc": {"_id": "d1", "_created": 5, "_updated": 6}}',
     '{"patchflow": "end", "records": 2}',
 ]
 
@@ -239,6 +240,29 @@ GOOD = [
         ([GOOD[0], GOOD[1].replace("1}", '{"$bytes": "!"}}'), *GOOD[2:]], 2, "base64"),
         ([GOOD[0], GOOD[1].replace("1}", f"{2**64}}}"), *GOOD[2:]], 2, "64-bit range"),
         ([*GOOD[:2], GOOD[2].replace('"_id"', '"id"'), GOOD[3]], 3, '"_id" string'),
+        ([GOOD[0].replace('"format": 1', '"format": 0'), *GOOD[1:]], 1, "unknown dump format 0"),
+        ([GOOD[0].replace('"format": 1', '"format": true'), *GOOD[1:]], 1, "as integers"),
+        ([GOOD[0].replace('"format": 1', '"format": 1.0'), *GOOD[1:]], 1, "as integers"),
+        ([GOOD[0].replace('"storage_format": 1', '"storage_format": 0'), *GOOD[1:]], 1, "unknown"),
+        ([*GOOD[:2], GOOD[2].replace("5", '"5"'), GOOD[3]], 3, '"_created" as an integer'),
+        ([*GOOD[:2], GOOD[2].replace("6", "6.0"), GOOD[3]], 3, '"_updated" as an integer'),
+        ([*GOOD[:2], GOOD[2].replace("6", "true"), GOOD[3]], 3, '"_updated" as an integer'),
+        ([*GOOD[:2], GOOD[2].replace(', "_updated": 6', ""), GOOD[3]], 3, "not none"),
+        (
+            [*GOOD[:3], GOOD[2].replace("5", "7"), GOOD[3].replace("2", "3")],
+            4,
+            r'duplicate _id "d1" \(first at line 3\)',
+        ),
+        (
+            [GOOD[0], GOOD[1].replace("1}", "[" * 100_000 + "]" * 100_000 + "}"), *GOOD[2:]],
+            2,
+            "nested deeper than 256 levels",
+        ),
+        (
+            [GOOD[0], GOOD[1].replace("1}", "[" * 300 + "]" * 300 + "}"), *GOOD[2:]],
+            2,
+            "nested more than 256 levels",
+        ),
         ([*GOOD[:3], '{"patchflow": "end", "records": 3}'], 4, "bad end line"),
         ([*GOOD, GOOD[1]], 5, "after the dump's end line"),
     ],
@@ -314,3 +338,41 @@ def test_documents_inserted_through_db_export_and_import_like_any_other(tmp_path
             assert await copy.count("n") == 3
 
     trio.run(scenario)
+
+
+def test_the_deepest_storable_value_round_trips_even_with_a_marker_at_every_level():
+    deepest = b"\x00"
+    for _ in range(codec.MAX_DEPTH):
+        deepest = {"$bytes": deepest}  # each level is escaped: two JSON levels per level
+    codec.encode(deepest)  # storable
+    with pytest.raises(codec.UnstorableValue, match="nested more than"):
+        codec.encode([deepest])
+    source, target = MemoryBackend(SPACES), MemoryBackend(SPACES)
+    try:
+        fill(source, [(StoreRef.named("s"), "deep", deepest)], [])
+        dumps.import_dump(target, io.BytesIO(export_bytes(source)), "d")
+        assert contents(target) == contents(source)
+    finally:
+        source.close()
+        target.close()
+
+
+def test_a_document_nested_100000_deep_is_a_bad_line_not_a_recursion_error(seeded):
+    deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    doc = GOOD[2].replace('"_updated": 6}', f'"_updated": 6, "deep": {deep}}}')
+    text = "".join(line + "\n" for line in [*GOOD[:2], doc, GOOD[3]]).encode()
+    with pytest.raises(dumps.DumpError, match=r"^d:3: a value nested deeper than 256 levels"):
+        dumps.import_dump(seeded, io.BytesIO(text), "d")
+
+
+def test_the_same_id_in_another_collection_or_store_is_no_duplicate(seeded):
+    doc = GOOD[2]
+    lines = [
+        GOOD[0],
+        doc,
+        doc.replace('"c"', '"other"'),
+        doc.replace('"name": "s"', '"local": "s"'),
+        '{"patchflow": "end", "records": 3}',
+    ]
+    text = "".join(line + "\n" for line in lines).encode()
+    assert dumps.import_dump(seeded, io.BytesIO(text), "d").documents == 3

@@ -79,11 +79,15 @@ def test_an_unwritable_data_dir_is_a_storage_error_saying_what_to_do(tmp_path, m
         open_storage("p", tmp_path)
 
 
-def test_files_that_are_not_lmdb_are_a_storage_error(tmp_path):
+def test_files_that_are_not_lmdb_are_damaged_storage_saying_what_to_do(tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "data.mdb").write_bytes(b"this is not an LMDB file at all" * 200)
-    with pytest.raises(StorageError, match="cannot open patch storage"):
+    with pytest.raises(StorageError) as caught:
         open_storage("p", tmp_path)
+    assert str(caught.value) == (
+        f"patch storage at {tmp_path / 'p'} is damaged: cannot open it (MDB_INVALID: File is"
+        " not an LMDB file); restore it from a backup, or delete it with `patchflow data rm p`"
+    )
 
 
 def test_handles_on_one_directory_share_one_environment(tmp_path):
