@@ -5,7 +5,10 @@ by a small scanner that knows Python's string literals and comments (a `$` insid
 left alone) and replaces each `$n` by a parameter name. The parsed tree is then rewritten so
 that attribute reads go through `field()`: `$1.value` reads the key `value` of a dict, `None`
 when it is missing (as in JavaScript), while other values keep Python's attributes. The result
-is compiled into one plain function `(p1, …, pN) -> value`: a message costs one call.
+is compiled into one plain function `(p1, …, pN) -> value`: a message costs one call. (An
+expression with no attribute reads is compiled from its text instead, which Python allows to
+be deeper.) Every walk over the tree is a loop, so a deep expression is a positioned error, or
+just works, never a crash of the build.
 
 Errors are found at creation and raised as ArgumentError with the position inside the
 expression (also in the attributes `line_offset` and `column_offset`, both 0-based).
@@ -90,6 +93,24 @@ def compile_expression(text: str, output: Output) -> Expression:
     """
     source, shifts, slots = _substitute(text)
     try:
+        return _compile(text, source, shifts, slots, output)
+    except (RecursionError, MemoryError):
+        # Python's parser and compiler give up on very deep (or very long) expressions with
+        # these rather than a SyntaxError; the user needs the same advice either way.
+        error = ArgumentError(
+            f"expression too deeply nested or too long for Python's compiler; {_SPLIT}"
+        )
+        error.line_offset, error.column_offset = 0, 0  # type: ignore[attr-defined]
+        raise error from None
+
+
+_SPLIT = "split it into several boxes, e.g. [expr $1 * 2] -> [expr $1 + 1]"
+
+
+def _compile(
+    text: str, source: str, shifts: list[tuple[int, int]], slots: int, output: Output
+) -> Expression:
+    try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(text, source, shifts, exc) from None
@@ -104,23 +125,18 @@ def compile_expression(text: str, output: Output) -> Expression:
                 f"'{keyword}' cannot be used in an expression (use [py])",
             )
     names = [_PARAM.format(n) for n in range(1, max(1, slots) + 1)]
-    body = _FieldReads().visit(tree.body)
-    function_tree = ast.Expression(
-        ast.Lambda(
-            args=ast.arguments(
-                posonlyargs=[],
-                args=[ast.arg(name) for name in names],
-                kwonlyargs=[],
-                kw_defaults=[],
-                defaults=[],
-            ),
-            body=body,
-        )
-    )
-    ast.fix_missing_locations(function_tree)
+    rewritten = _rewrite_field_reads(tree)
     try:
-        code = compile(function_tree, "<expression>", "eval")
-    except SyntaxError as exc:
+        if rewritten:
+            code = compile(_lambda(names, tree.body), "<expression>", "eval")
+        else:
+            # Nothing to rewrite: compile the text itself (from its line 2 on). Python then
+            # takes the deepest expressions it can (a 1000-term sum), where compiling a tree
+            # hits the recursion limit far sooner.
+            code = compile(f"lambda {', '.join(names)}: (\n{source}\n)", "<expression>", "eval")
+    except SyntaxError as exc:  # found only when compiling, e.g. `await` in a comprehension
+        if not rewritten and exc.lineno:
+            exc.lineno -= 1
         raise _syntax_error(text, source, shifts, exc) from None
     namespace = base_namespace(output)
     namespace[_FIELD] = field
@@ -141,31 +157,61 @@ def compile_expression(text: str, output: Output) -> Expression:
     return Expression(text, slots, function)
 
 
-class _FieldReads(ast.NodeTransformer):
-    """Turn `value.name` reads into `field(value, "name")` (module attributes stay as they are)."""
+def _rewrite_field_reads(tree: ast.AST) -> bool:
+    """Turn `value.name` reads into `field(value, "name")` in place; return whether any was.
 
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        self.generic_visit(node)
-        if not isinstance(node.ctx, ast.Load) or (
-            isinstance(node.value, ast.Name) and node.value.id in MODULES
-        ):
-            return node
+    Module attributes (`math.pi`) stay as they are. The walk is a loop, not recursion, so a
+    deep expression cannot overflow Python's stack here.
+    """
+    found: list[tuple[ast.AST, str, int | None, ast.Attribute]] = []
+    for parent in ast.walk(tree):
+        for name, value in ast.iter_fields(parent):
+            children = value if isinstance(value, list) else [value]
+            for i, child in enumerate(children):
+                if isinstance(child, ast.Attribute) and _is_field_read(child):
+                    found.append((parent, name, i if isinstance(value, list) else None, child))
+    # ast.walk goes outside in; rewriting inside out keeps `$1.a.b` a call of a call
+    for parent, name, i, node in reversed(found):
         call = ast.Call(
-            func=ast.Name(_FIELD, ast.Load()),
-            args=[node.value, ast.Constant(node.attr)],
+            func=ast.copy_location(ast.Name(_FIELD, ast.Load()), node),
+            args=[node.value, ast.copy_location(ast.Constant(node.attr), node)],
             keywords=[],
         )
-        return ast.copy_location(call, node)
+        ast.copy_location(call, node)
+        if i is None:
+            setattr(parent, name, call)
+        else:
+            getattr(parent, name)[i] = call
+    return bool(found)
+
+
+def _is_field_read(node: ast.Attribute) -> bool:
+    return isinstance(node.ctx, ast.Load) and not (
+        isinstance(node.value, ast.Name) and node.value.id in MODULES
+    )
+
+
+def _lambda(names: list[str], body: ast.expr) -> ast.Expression:
+    """`lambda names: body` as a tree, with positions (fix_missing_locations would recurse)."""
+    arguments = ast.arguments(
+        posonlyargs=[],
+        args=[ast.copy_location(ast.arg(name), body) for name in names],
+        kwonlyargs=[],
+        kw_defaults=[],
+        defaults=[],
+    )
+    return ast.Expression(ast.copy_location(ast.Lambda(args=arguments, body=body), body))
 
 
 def _global_names(code: CodeType) -> Iterator[str]:
-    """Names the code looks up as globals or builtins, in nested scopes too."""
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-            yield instruction.argval
-    for const in code.co_consts:
-        if isinstance(const, CodeType):
-            yield from _global_names(const)
+    """Names the code looks up as globals or builtins, in nested scopes too (a loop, for depth)."""
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        for instruction in dis.get_instructions(current):
+            if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                yield instruction.argval
+        todo.extend(const for const in current.co_consts if isinstance(const, CodeType))
 
 
 # -- `$n` substitution ---------------------------------------------------------------------------
@@ -291,8 +337,11 @@ def _source_index(source: str, line: int, column: int, *, in_bytes: bool) -> int
     return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, column)
 
 
-def _error_at(text: str, index: int, message: str) -> ArgumentError:
-    """An ArgumentError at `index` of the expression text, with a readable position."""
+def _error_at(text: str, index: int, message: str, hint: str = "") -> ArgumentError:
+    """An ArgumentError at `index` of the expression text, with a readable position.
+
+    `hint`, what to do, goes after the position.
+    """
     index = max(0, min(index, len(text)))
     line = text.count("\n", 0, index)
     column = index - (text.rfind("\n", 0, index) + 1)
@@ -302,7 +351,7 @@ def _error_at(text: str, index: int, message: str) -> ArgumentError:
         where = f"line {line + 1} column {column + 1}"
     else:
         where = f"column {column + 1}"
-    error = ArgumentError(f"{message} (at {where} of the expression)")
+    error = ArgumentError(f"{message} (at {where} of the expression){hint and '; ' + hint}")
     error.line_offset, error.column_offset = line, column  # type: ignore[attr-defined]
     return error
 
@@ -318,7 +367,9 @@ def _syntax_error(
     text: str, source: str, shifts: list[tuple[int, int]], exc: SyntaxError
 ) -> ArgumentError:
     message = f"Python syntax error: {exc.msg}"
+    # Python's limits (200 nested parentheses, 20 nested blocks): say how to stay under them
+    hint = _SPLIT if exc.msg.startswith("too many") else ""
     if not exc.offset:  # Python gives no column when the input ended too soon
-        return _error_at(text, len(text), message)
+        return _error_at(text, len(text), message, hint)
     index = _source_index(source, exc.lineno or 1, exc.offset - 1, in_bytes=False)
-    return _error_at(text, _original_index(index, shifts), message)
+    return _error_at(text, _original_index(index, shifts), message, hint)

@@ -50,6 +50,8 @@ def json5_or_text(text: str) -> Any:
     """The JSON5 value of `text`, or `text` itself when it does not parse (`get` → "get")."""
     try:
         return parse_json5(text)
+    except ArgumentError:
+        raise  # JSON5 nested too deep to read: a value, not a word
     except ValueError:
         return text
 

@@ -21,6 +21,8 @@ Decisions beyond the spec text (to document):
   so `find notes {…}` is `find{collection, query}`, not `find{collection}` eating the rest. The
   rest is the remaining text as written, so multi-line code keeps its layout.
 - `number` fields document what receivers expect; tokens are not coerced or rejected for them.
+- JSON5 nested deeper than `JSON5_MAX_DEPTH` (pyjson5's limit) is an error, at creation or
+  when `$n` makes it, not a word: it is a value that cannot be read, and `{type: TEXT}` hid it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any, Final
 import attrs
 import pyjson5
 
-from .errors import MessageError
+from .errors import ArgumentError, MessageError
 from .schemas import BUILTIN_SCHEMAS, Field, Schema
 
 BANG: Final[dict[str, Any]] = {"type": "bang"}  # shared: never mutate
@@ -92,10 +94,30 @@ def describe(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: how deep `[]` and `{}` may nest in JSON5 text: pyjson5's fixed limit (a test checks it)
+JSON5_MAX_DEPTH: Final = 32
+
+
+def _too_deep(text: str) -> str:
+    """The error text for JSON5 that nests deeper than the reader allows."""
+    shown = " ".join(text.split())
+    shown = shown if len(shown) <= 30 else shown[:29] + "…"
+    return (
+        f"the value '{shown}' nests [] and {{}} more than {JSON5_MAX_DEPTH} levels deep, the "
+        "most the JSON5 reader allows; nest it less deeply, or build the value in [py]"
+    )
+
+
 def parse_json5(text: str) -> Any:
-    """Parse JSON5 text; raise ValueError saying why it is not JSON5."""
+    """Parse JSON5 text; raise ValueError saying why it is not JSON5.
+
+    Nesting deeper than `JSON5_MAX_DEPTH` raises ArgumentError (a ValueError), so that callers
+    that read other text as a plain word can tell a value too deep to read from a word.
+    """
     try:
         return pyjson5.decode(text)
+    except pyjson5.Json5NestingTooDeep:
+        raise ArgumentError(_too_deep(text)) from None
     except pyjson5.Json5Exception as error:
         raise ValueError(f"not JSON5: {error.message}: {text!r}") from None
 
@@ -113,11 +135,16 @@ def _never_json5(text: str) -> bool:
 
 
 def _try_json5(text: str) -> Any:
-    """The JSON5 value of `text`, or _NOT_JSON5; bare words, common here, skip the exception."""
+    """The JSON5 value of `text`, or _NOT_JSON5; bare words, common here, skip the exception.
+
+    JSON5 nested too deep raises MessageError: it is no word, and `{type: TEXT}` would hide it.
+    """
     if _never_json5(text):
         return _NOT_JSON5
     try:
         return pyjson5.decode(text)
+    except pyjson5.Json5NestingTooDeep:
+        raise MessageError(_too_deep(text)) from None
     except pyjson5.Json5Exception:
         return _NOT_JSON5
 
@@ -368,7 +395,18 @@ class MessageTemplate:
 
     @classmethod
     def compile(cls, text: str) -> MessageTemplate:
-        """Split `text` into segments and pre-resolve every one whose result is fixed."""
+        """Split `text` into segments and pre-resolve every one whose result is fixed.
+
+        Raises:
+            ArgumentError: a constant value nests deeper than `JSON5_MAX_DEPTH`.
+        """
+        try:
+            return cls._compile(text)
+        except MessageError as error:
+            raise ArgumentError(str(error)) from None
+
+    @classmethod
+    def _compile(cls, text: str) -> MessageTemplate:
         segments: list[Any] = []
         slots = 0
         for a, b in _split(text, at_commas=True):
@@ -406,7 +444,8 @@ class MessageTemplate:
 
         Raises:
             MessageError: a value with no JSON text (bytes, an arbitrary object) was put into
-                a segment that is more than just its placeholder.
+                a segment that is more than just its placeholder, or the text it made nests
+                deeper than `JSON5_MAX_DEPTH`.
         """
         index, resolved = self._bound if schemas is self._bound_to else self._bind(schemas)
         out = []

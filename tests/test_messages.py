@@ -11,7 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from patchflow import messages
-from patchflow.errors import MessageError
+from patchflow.errors import ArgumentError, MessageError
 from patchflow.messages import (
     BANG,
     UNSET,
@@ -241,6 +241,55 @@ def test_substitution_is_one_pass_and_reaches_inside_quotes():
 def test_bytes_cannot_be_put_into_text():
     with pytest.raises(MessageError, match=r"cannot put \"<2 bytes>\" into \$1"):
         render("{a: $1}", b"ab")
+
+
+def deep_list(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_json5_nests_up_to_the_readers_limit():
+    assert messages.JSON5_MAX_DEPTH == 32  # pyjson5's: a new version may change it
+    value = one(deep_list(32))
+    for _ in range(31):
+        [value] = value
+    assert value == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        deep_list(33),
+        deep_list(1000),
+        "{a:" * 1000 + "1" + "}" * 1000,
+        "set key " + deep_list(40),
+        "[1, 2], " + deep_list(40) + ", [3]",
+        "[" * 40 + "not json at all",
+    ],
+)
+def test_json5_nested_too_deep_is_a_creation_error_not_a_word(text):
+    # it used to be sent as {type: TEXT}, hiding the mistake
+    with pytest.raises(ArgumentError, match=r"more than 32 levels deep.*nest it less deeply"):
+        MessageTemplate.compile(text)
+
+
+@pytest.mark.parametrize("text", ["[[[", "[1, 2", "{a:", "[x]"])
+def test_text_that_only_starts_like_json5_is_still_a_word(text):
+    assert one(text) == {"type": text}
+
+
+def test_a_placeholder_that_makes_text_too_deep_is_a_message_error():
+    value = json.loads(deep_list(32))
+    assert one("$1", value) is value  # passed through, never read as text
+    assert one("{a: $1}", json.loads(deep_list(31))) == {"a": json.loads(deep_list(31))}
+    with pytest.raises(MessageError, match=r"'{a: \[\[.*more than 32 levels deep"):
+        render("{a: $1}", value)
+    with pytest.raises(MessageError, match="more than 32 levels deep"):
+        render("set key $1", json.loads(deep_list(40)))  # from [py], say
+
+
+def test_parse_json5_too_deep_is_an_argument_error_not_a_syntax_complaint():
+    with pytest.raises(ArgumentError, match="more than 32 levels deep"):
+        parse_json5(deep_list(33))
 
 
 # -- step 3: resolution -------------------------------------------------------------------------
@@ -483,6 +532,10 @@ def test_precomputed_token_layout_resolves_like_the_substituted_text(words, gap,
 def test_quick_json5_rejection_agrees_with_the_parser(text):
     try:
         expected = parse_json5(text)
+    except ArgumentError:  # too deep: both raise
+        with pytest.raises(MessageError):
+            messages._try_json5(text)
+        return
     except ValueError:
         expected = "not JSON5"
     result = messages._try_json5(text)
