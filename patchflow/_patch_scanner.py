@@ -20,6 +20,13 @@ QUOTES = "'\"`"
 RIGHT_ARROWS = ("->", "→")
 LEFT_ARROWS = ("<-", "←")
 
+# Two-dimensional diagrams (docs/diagrams.md): these characters draw wires wherever they stand
+# outside boxes and comments; `- < > → ←` and a lone `v` draw only in the contexts below.
+WIRE_CHARS = "↓↑│─┌┐└┘├┤┬┴┼|+^"
+UNICODE_WIRE_CHARS = "↓↑│─┌┐└┘├┤┬┴┼"
+_RUNS_EAST = "─-+┌└├┬┴┼←"  # a horizontal run may go on to the right of these
+_RUNS_WEST = "─-+┐┘┤┬┴┼→"  # ... and to the left of these
+
 _ARROW = re.compile("|".join(re.escape(arrow) for arrow in RIGHT_ARROWS + LEFT_ARROWS))
 _CLOSER = {"[": "]", "{": "}"}
 _OPENER = {"]": "[", "}": "{"}
@@ -33,7 +40,7 @@ _CLASS_WORD = re.compile(r"[^\s:\[\]{}'\"`]+")
 class Token:
     """One token of a statement, with its offsets in the text."""
 
-    kind: str  # "box", "word", "colon", "equals", "arrow", "stray" (a `]`), "other"
+    kind: str  # "box", "word", "colon", "equals", "arrow", "stray" (a `]`), "wire", "other"
     text: str  # as written
     start: int
     end: int
@@ -50,6 +57,7 @@ class Source:
         self.file = file
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.problems: list[Problem] = []
+        self.draws_wires = False  # a statement had a "wire" token: the file draws a diagram
 
     def position(self, offset: int) -> tuple[int, int]:
         """Return the 1-based line and column (in characters) of `offset`."""
@@ -80,7 +88,7 @@ def scan_statement(src: Source, start: int) -> tuple[list[Token], int]:
         c = text[i]
         arrow = _ARROW.match(text, i)
         if c == "\n":
-            return tokens, i + 1
+            return _mark_arrowheads(src, tokens), i + 1
         if c.isspace() or c == "\ufeff":  # a byte-order mark reads as nothing
             i += 1
         elif c == "#":
@@ -88,6 +96,9 @@ def scan_statement(src: Source, start: int) -> tuple[list[Token], int]:
         elif c == "[":
             token, i = _scan_box(src, i)
             tokens.append(token)
+        elif is_wire(text, i):
+            tokens.append(Token("wire", c, i, i + 1))
+            i += 1
         elif arrow:
             tokens.append(Token("arrow", arrow.group(), i, arrow.end()))
             i = arrow.end()
@@ -106,7 +117,49 @@ def scan_statement(src: Source, start: int) -> tuple[list[Token], int]:
                 j += 1
             tokens.append(Token("word" if word else "other", text[i:j], i, j))
             i = j
-    return tokens, len(text)
+    return _mark_arrowheads(src, tokens), len(text)
+
+
+def is_wire(text: str, i: int) -> bool:
+    """Whether the character at `i` (outside a box) draws a wire.
+
+    `-`, `>` and `<` draw only as part of a run (`--->`, `<--+`), so that the chain arrows
+    `->` and `<-` stay arrows; `→` and `←` are arrowheads of a run when a run touches them.
+    """
+    c = text[i]
+    before = text[i - 1] if i else " "
+    after = text[i + 1 : i + 2] or " "
+    if c in WIRE_CHARS:
+        return True
+    if c in "→>":
+        return before in _RUNS_EAST
+    if c == "-":
+        return before in _RUNS_EAST or after in _RUNS_WEST
+    if c == "←":
+        return after in _RUNS_WEST
+    if c == "<":  # `<-` alone is a chain arrow; `<--` and `<─` start a run
+        return after in _RUNS_WEST.replace("-", "") or (
+            after == "-" and (text[i + 2 : i + 3] or " ") in _RUNS_WEST
+        )
+    return False
+
+
+def _mark_arrowheads(src: Source, tokens: list[Token]) -> list[Token]:
+    """Turn each `v` that is not a name (no arrow, `:` or `=` beside it) into a wire arrowhead,
+    and note whether the statement draws wires at all."""
+    for k, token in enumerate(tokens):
+        if token.kind == "word" and token.text == "v":
+            before = tokens[k - 1] if k else None
+            after = tokens[k + 1].kind if k + 1 < len(tokens) else None
+            if before is not None and (
+                before.kind in ("arrow", "colon") or (k == 1 and before.text == "patch")
+            ):
+                continue
+            if after not in ("arrow", "colon", "equals"):
+                tokens[k] = attrs.evolve(token, kind="wire")
+    if any(token.kind == "wire" for token in tokens):
+        src.draws_wires = True
+    return tokens
 
 
 def _is_word_char(text: str, i: int) -> bool:
@@ -117,7 +170,12 @@ def _is_word_char(text: str, i: int) -> bool:
 
 def _starts_token(text: str, i: int) -> bool:
     c = text[i]
-    return c in "[]#:=" or _ARROW.match(text, i) is not None or _is_word_char(text, i)
+    return (
+        c in "[]#:="
+        or _ARROW.match(text, i) is not None
+        or _is_word_char(text, i)
+        or is_wire(text, i)
+    )
 
 
 def _scan_box(src: Source, start: int) -> tuple[Token, int]:

@@ -7,13 +7,16 @@ parser's and its own) so that one `PatchError` reports them all, in file order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
 from .box import Box
+from .diagram import choose_ports
 from .errors import ArgumentError, PatchError, Problem
 from .language import PatchDecl, parse_patch
+from .patchid import patch_id_problem, show_patch_id
 from .registry import Registry, default_registry
 
 
@@ -73,9 +76,12 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         try:
             box = cls.from_text(b.args, b.body)
         except ArgumentError as exc:
-            problem(b.args_line, b.args_column, f"[{b.cls} {b.args}]: {exc}".replace(" ]", "]"))
+            # the text is cut: a long argument (a 2000-character expression) fills no screen
+            label = _short(f"{b.cls} {b.args}".strip(), 60)
+            problem(b.args_line, b.args_column, f"[{label}]: {exc}")
             continue
         box.id, box.line, box.body_line = b.id, b.line, b.body_line
+        box.column = b.column
         box.text = _short(f"{b.cls} {b.args}".strip())
         boxes[b.id] = box
 
@@ -86,6 +92,11 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         source, target = boxes.get(w.source), boxes.get(w.target)
         if source is None or target is None:
             continue  # already reported: unknown class, bad arguments or undeclared name
+        if w.outlet_column or w.inlet_column:  # a drawn wire: its ports follow its columns
+            drawn = choose_ports(w, source, target, problem)
+            if drawn is None:
+                continue
+            w = drawn
         ok = True
         if not 0 <= w.outlet < source.outlets:
             problem(w.line, w.column, _port_problem(source, "outlet", w.outlet, source.outlets))
@@ -100,6 +111,8 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         if ok:
             wires[w.source][w.outlet].append((target, w.inlet))
 
+    if decl.patch_id is None:
+        _check_file_patch_id(decl.file, problem)
     if problems:
         raise PatchError(problems)
     for box_id, box in boxes.items():
@@ -108,6 +121,16 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
             _specialise_relay(box)
     patch_id = decl.patch_id or default_patch_id(decl.file)
     return Graph(patch_id=patch_id, file=decl.file, boxes=boxes)
+
+
+def _check_file_patch_id(file: str, problem: Callable[[int, int, str], None]) -> None:
+    """Report a patch id taken from a file name that cannot name storage, at line 1."""
+    patch_id = default_patch_id(file)
+    reason = patch_id_problem(
+        patch_id, "rename the file to '{id}.patch' or add the line 'patch {id}'"
+    )
+    if reason is not None:
+        problem(1, 1, f"invalid patch id {show_patch_id(patch_id)} (from the file name): {reason}")
 
 
 def _specialise_relay(box: Box) -> None:

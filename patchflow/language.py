@@ -32,6 +32,7 @@ import attrs
 
 from ._patch_scanner import (
     RIGHT_ARROWS,
+    UNICODE_WIRE_CHARS,
     Source,
     Token,
     line_width,
@@ -39,6 +40,7 @@ from ._patch_scanner import (
     scan_statement,
 )
 from .errors import PatchError, Problem
+from .patchid import patch_id_problem
 
 
 @attrs.frozen
@@ -58,6 +60,19 @@ class BoxDecl:
 
 
 @attrs.frozen
+class PortColumn:
+    """Where a drawn wire meets a box: its port follows the column (docs/diagrams.md).
+
+    The parser cannot count a box's ports, so the graph chooses the port once it has made the
+    box: the box's `width` columns are split into equal parts, one per port, left to right."""
+
+    line: int  # position of the wire character touching the box (problems point here)
+    column: int
+    index: int  # the wire's column within the box, from 0 at its `[`
+    width: int  # the box's width in columns on the line the wire touches
+
+
+@attrs.frozen
 class WireDecl:
     """A wire from one box's outlet to another box's inlet, in file order."""
 
@@ -69,6 +84,8 @@ class WireDecl:
     column: int
     target_line: int  # position of the target endpoint (inlet number checks point here)
     target_column: int
+    outlet_column: PortColumn | None = None  # drawn wires: the outlet follows this column
+    inlet_column: PortColumn | None = None  # drawn wires: the inlet follows this column
 
 
 @attrs.frozen
@@ -98,12 +115,20 @@ def parse_patch(text: str, file: str = "<patch>") -> PatchDecl:
     if not isinstance(text, str):
         raise TypeError(f"parse_patch needs the patch text as str, not {type(text).__name__}")
     # dropping the `\r` of `\r\n` moves no character to another line or column
-    return _Parser(text.replace("\r\n", "\n"), file).parse()
+    text = text.replace("\r\n", "\n")
+    parser = _Parser(text, file)
+    decl = parser.parse()
+    if parser.src.draws_wires:
+        # a file that draws a diagram anywhere is read again as one (its boxes are identified
+        # by their text), so the stage imports lazily: it builds on this module's parser
+        from .diagram import DiagramParser
+
+        decl = DiagramParser(text, file).parse()
+    return decl
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"[0-9]+")
-_PATCH_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 @attrs.define
@@ -142,7 +167,11 @@ class _Parser:
             line = text[pos : src.line_end(pos)]
             if not line.strip():
                 pos += len(line) + 1
-            elif lone is not None and line_width(line) > lone[1]:
+            elif (
+                lone is not None
+                and line_width(line) > lone[1]
+                and line.lstrip()[0] not in UNICODE_WIRE_CHARS  # a wire drawn under the box
+            ):
                 body, body_line, pos = read_body(src, pos, lone[1])
                 if lone[0] is not None:
                     box = self.boxes[lone[0]]
@@ -212,16 +241,9 @@ class _Parser:
             )
         start = tokens[1].start
         patch_id = self.src.text[start : tokens[-1].end]
-        if patch_id.startswith("."):
-            right = patch_id.lstrip(".") or "counter"
-            message = f"a patch id must not start with '.'; e.g. 'patch {_short(right)}'"
-            self.src.report(start, message)
-        elif not _PATCH_ID.fullmatch(patch_id):
-            self.src.report(
-                start,
-                f"bad patch id '{_short(patch_id)}': use letters, digits, '_', '.' and '-', "
-                "e.g. 'patch my-counter'",
-            )
+        problem = patch_id_problem(patch_id, "write e.g. 'patch {id}'")
+        if problem is not None:
+            self.src.report(start, f"bad patch id '{_short(patch_id)}': {problem}")
         else:
             self.patch_id = patch_id
 

@@ -584,6 +584,20 @@ def test_bad_patch_id_is_a_problem(text, column, words):
     assert decl.patch_id is None
 
 
+@pytest.mark.parametrize(
+    ("patch_id", "example"),
+    [
+        (". a", "patch a"),  # once suggested 'patch  a', itself invalid
+        ("..my patch", "patch my-patch"),
+        ("x" * 129, "patch " + "x" * 128),  # too long: once accepted, then storage failed
+        ("naïve", "patch naive"),
+    ],
+)
+def test_bad_patch_id_problem_suggests_a_valid_patch_line(patch_id, example):
+    [problem] = parse(f"patch {patch_id}\n[print]").problems
+    assert problem.message.endswith(f"write e.g. '{example}'")
+
+
 def test_patch_line_after_a_box_is_a_problem():
     decl = parse("[loadbang]\npatch late")
     assert where(decl) == [(2, 1)]
@@ -659,8 +673,8 @@ def test_every_problem_in_a_file_is_reported_at_once_in_file_order():
     )
     decl = parse(text)
     assert [str(p) for p in decl.problems] == [
-        "t.patch:1:7: bad patch id 'my patch': use letters, digits, '_', '.' and '-', "
-        "e.g. 'patch my-counter'",
+        "t.patch:1:7: bad patch id 'my patch': use only letters, digits, '_', '.' and '-' "
+        "(not spaces) — write e.g. 'patch my-patch'",
         "t.patch:3:1: 'store' is already declared on line 2; choose another name",
         "t.patch:4:34: 'stor' is not declared — did you mean 'store'?",
         "t.patch:5:25: missing endpoint after '->': write a box or a name, e.g. '-> [print]'",
