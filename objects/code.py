@@ -48,7 +48,10 @@ class _ExpressionBox(Box):
         values[inlet] = message
         if inlet:
             return False, None
-        return True, self.function(*values)
+        try:
+            return True, self.function(*values)
+        except (SystemExit, KeyboardInterrupt) as exc:  # `exit()`: this box's error
+            raise self.patch.code_error(exc) from None
 
 
 class Expr(_ExpressionBox):
@@ -61,6 +64,10 @@ class Expr(_ExpressionBox):
     keeps its methods (`$1.get("x", 0)`, `$1.items()`). The expression may use builtins and
     the modules math, json, time and random; `print(...)` writes a line to the patch output.
     A result of None sends nothing; a tuple is sent as a list.
+
+    Security: the expression is Python and runs with your rights when the patch runs (it can
+    read and delete files, or start programs). Run only patches you trust, as you would a
+    Makefile; `patchflow check` and `patchflow help` never run it.
 
     Arguments:
         expression: a Python expression using $1…$9 (a `$` inside a string literal is text)
@@ -201,6 +208,10 @@ class Py(Box):
     The modules math, json, time and random are there without importing; `print(...)` writes
     a line to the patch output. An exception is reported with the box id and the patch line
     inside the body, and the patch keeps running.
+
+    Security: the code runs with your rights when the patch runs (it can read and delete files,
+    use the network, or start programs). Run only patches you trust, as you would a Makefile;
+    `patchflow check` and `patchflow help` never run it.
 
     Arguments:
         code: one line of Python, when there is no body
@@ -372,6 +383,20 @@ def _compile_body(code: str, filename: str) -> Any:
         return compile(template, filename, "exec")
     except SyntaxError as exc:
         raise _syntax_error(code, exc) from None
+    except (RecursionError, MemoryError):
+        # what Python's parser and compiler raise for code nested too deep (a 1000-term sum,
+        # thousands of unary minuses), instead of a SyntaxError
+        error = ArgumentError(
+            f"Python code too deeply nested or too long for Python's compiler; {_SPLIT_CODE}"
+        )
+        error.line_offset, error.column_offset = 0, 0  # type: ignore[attr-defined]
+        raise error from None
+
+
+_SPLIT_CODE = (
+    "split it into smaller statements or functions (e.g. `a = b + c` then `d = a * 2`), "
+    "or into several boxes"
+)
 
 
 def _check_no_yield(statements: list[ast.stmt]) -> None:
@@ -393,7 +418,9 @@ def _syntax_error(code: str, exc: SyntaxError) -> ArgumentError:
     line = exc.lineno or 1
     where = f"line {line} of the body" if "\n" in code else "the code"
     column = f", column {exc.offset}" if exc.offset else ""
-    error = ArgumentError(f"Python syntax error in {where}{column}: {exc.msg}")
+    # Python's limits (200 nested parentheses, 100 indentation levels, 20 nested blocks)
+    hint = f"; {_SPLIT_CODE}" if exc.msg.startswith("too many") else ""
+    error = ArgumentError(f"Python syntax error in {where}{column}: {exc.msg}{hint}")
     error.line_offset = line - 1  # type: ignore[attr-defined]
     error.column_offset = max(0, (exc.offset or 1) - 1)  # type: ignore[attr-defined]
     return error

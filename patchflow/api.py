@@ -10,6 +10,11 @@
 
 A `Patch` is parsed and checked once; every run builds fresh boxes, so runs never share state
 except through storage.
+
+Ctrl-C raises KeyboardInterrupt out of the run, also while a box is busy, after storage is
+closed. To stop on SIGTERM the same way and exit 130 / 143 as `patchflow run` does, wrap
+`trio.run` in `patchflow.stopping.stop_on_signals()` (and call `stopping.supervise()` first
+to stop code stuck in C as well); see stopping.py.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> str:
 
 @attrs.frozen
 class RunResult:
-    """How a run ended: "idle", "timeout", "stopped" or "failed" (strict mode)."""
+    """How a run ended: "idle", "timeout", "stopped" or "failed" (see `Runtime.run`)."""
 
     reason: str
     error_count: int

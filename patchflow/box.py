@@ -44,6 +44,7 @@ class Box:
     text: str = ""  # the box text as written (class and arguments), for messages
     _only: tuple[Box, int]  # the one wire of outlet 0, for `_relay_one`
     line: int = 0
+    column: int = 0  # of the box's opening `[`, for errors that point at the box
     body_line: int = 0
     patch: PatchContext
 

@@ -1,14 +1,17 @@
 """The `patchflow` console script: run, check, help (and `data`, for stored patch data).
 
 Program output goes to standard output, diagnostics to standard error. Exit codes: 0 idle,
-timeout or clean check; 1 a runtime failure that stops the run; 2 patch-file errors or bad
-usage; 130/143 stopped by SIGINT/SIGTERM.
+timeout or clean check; 1 a runtime failure that stops the run (also output that cannot be
+written); 2 patch-file errors or bad usage; 130/143 stopped by SIGINT/SIGTERM (stopping.py);
+141 standard output closed by its reader, quietly, as for a program ended by SIGPIPE.
 """
 
 from __future__ import annotations
 
-import signal
+import contextlib
+import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -17,10 +20,12 @@ import trio
 from ._version import __version__
 from .api import Patch, resolve_data_dir
 from .errors import PatchError
+from .options import DATA_DIR, SECONDS
 from .registry import default_registry
+from .stopping import stop_on_signals, supervise
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -72,13 +77,14 @@ def main() -> None:
 @click.argument("patch", metavar="PATCH")
 @click.option(
     "--data-dir",
+    type=DATA_DIR,
     metavar="DIR",
     help="Where patch storage lives (default: $PATCHFLOW_DATA_DIR, else the user data "
     "directory). ':memory:' keeps storage in memory for this run only.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=SECONDS,
     metavar="SECONDS",
     help="Stop after this long even if not idle (a clean stop, exit 0).",
 )
@@ -90,34 +96,30 @@ def run(
     """Run PATCH until it is idle (PATCH may be '-' for standard input).
 
     Idle means no cascade running, no message queued, no pending [delay], no running [metro]
-    and no open [stdin]. Ctrl-C and SIGTERM stop cleanly (exit 130 / 143).
+    and no open [stdin]. Ctrl-C and SIGTERM stop cleanly (exit 130 / 143), also while a box is
+    busy. When standard output is closed (`| head`) the run stops quietly (exit 141, as a
+    program ended by SIGPIPE); when it cannot be written (a full disk), with exit 1.
     """
-    loaded = load_patch_or_exit(patch)
-    runtime = loaded.runtime(data_dir=resolve_data_dir(data_dir), strict=strict)
-    code = trio.run(_run_until_done, runtime, forever, timeout)
-    sys.exit(code)
+    supervise()  # the last resort against a box stuck in C code (stopping.py)
+    with stop_on_signals() as stop:
+        loaded = load_patch_or_exit(patch)
+        runtime = loaded.runtime(data_dir=resolve_data_dir(data_dir), strict=strict)
+        reason = trio.run(partial(runtime.run, forever=forever, timeout=timeout))
+    if stop.signum is not None:
+        sys.exit(stop.exit_code)
+    if runtime.output_error is not None:
+        _silence_stdout()  # what is left in its buffer cannot be written either
+        closed = isinstance(runtime.output_error, BrokenPipeError)
+        sys.exit(EXIT_BROKEN_PIPE if closed else EXIT_FAILURE)
+    sys.exit(EXIT_FAILURE if reason == "failed" else 0)
 
 
-async def _run_until_done(runtime, forever: bool, timeout: float | None) -> int:
-    stopped_by: list[int] = []
-    async with trio.open_nursery() as nursery:
-        with trio.CancelScope() as run_scope:
-
-            async def watch_signals() -> None:
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for signum in signals:
-                        stopped_by.append(signum)
-                        run_scope.cancel()
-                        return
-
-            nursery.start_soon(watch_signals)
-            reason = await runtime.run(forever=forever, timeout=timeout)
-        nursery.cancel_scope.cancel()
-    if stopped_by:
-        return SIGNAL_EXIT[stopped_by[0]]
-    if reason == "failed":
-        return EXIT_FAILURE
-    return 0
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 @main.command()
@@ -136,6 +138,40 @@ def check(patches: tuple[str, ...]) -> None:
             bad += 1
             click.echo(f"{path}: {getattr(exc, 'strerror', None) or exc}", err=True)
     sys.exit(EXIT_USAGE if bad else 0)
+
+
+@main.command()
+@click.argument("patch", metavar="PATCH")
+@click.option("-o", "--output", metavar="FILE", help="Write here instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "png", "text", "dot"]),
+    help="Default: from FILE's extension (.svg .png .dot .patch), else svg.",
+)
+def draw(patch: str, output: str | None, fmt: str | None) -> None:
+    """Draw PATCH as a picture (svg, png), a text diagram (text) or Graphviz source (dot).
+
+    The patch is checked as by `check` (problems are printed, exit 2) and never run. The
+    text diagram runs as the same patch: `patchflow draw p.patch -o p2.patch`.
+    """
+    from .draw import drawing_from_patch, format_for, render
+
+    try:
+        fmt = format_for(output, fmt)
+    except ValueError as exc:
+        _fail(str(exc))
+    if fmt == "png" and output in (None, "-") and sys.stdout.isatty():
+        _fail("a PNG is binary: write it to a file with -o FILE.png")
+    data = render(drawing_from_patch(load_patch_or_exit(patch)), fmt)
+    try:
+        if output in (None, "-"):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            Path(output).write_bytes(data)
+    except OSError as exc:
+        _fail(f"cannot write {output or 'standard output'!r}: {exc.strerror or exc}", EXIT_FAILURE)
 
 
 @main.command(name="help")

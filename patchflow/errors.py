@@ -67,16 +67,57 @@ class RunawayLoop(PatchflowError, RecursionError):
         if len(self.path) < 256:
             self.path.append(box_id)
 
-    def loop_description(self) -> str:
-        """Name the boxes that repeat at the bottom of the recorded path, e.g. `a → b → a`."""
+    def cycle(self) -> list[str] | None:
+        """The box ids that repeat at the bottom of the recorded path (`[a, b]`), or None.
+
+        The cycle starts at the member the cascade reached first, as a user reads the patch.
+        """
         ids = list(reversed(self.path))  # outermost delivery first
         tail = ids[-64:]
         for size in range(1, len(tail) // 2 + 1):
             if tail[-size:] == tail[-2 * size : -size]:
                 cycle = tail[-size:]
-                # start the cycle at the member the cascade reached first, as a user reads it
                 first = next(i for i, box in enumerate(ids) if box in cycle)
                 start = cycle.index(ids[first])
-                cycle = cycle[start:] + cycle[:start]
-                return " → ".join([*cycle, cycle[0]])
-        return " → ".join(tail)
+                return cycle[start:] + cycle[:start]
+        return None
+
+    def first_box(self) -> str | None:
+        """The box to point at: the first of the cycle, else the deepest recorded one."""
+        cycle = self.cycle()
+        return cycle[0] if cycle else (self.path[0] if self.path else None)
+
+    def loop_description(self) -> str:
+        """Name the boxes that repeat at the bottom of the recorded path, e.g. `a → b → a`."""
+        cycle = self.cycle()
+        if cycle is None:
+            return " → ".join(list(reversed(self.path))[-64:])
+        return " → ".join([*cycle, cycle[0]])
+
+    def describe(self) -> str:
+        """The message for people, saying "runaway loop" once: `runaway loop a → b → a (…)`."""
+        return (
+            f"runaway loop {self.loop_description()}: more than {self.limit} deliveries deep;"
+            " that delivery was stopped and the patch goes on — break the cycle, or gate it"
+            " (e.g. with [spigot])"
+        )
+
+
+class CodeExit(PatchflowError):
+    """Box code raised SystemExit or KeyboardInterrupt: that box's error, not the run's end.
+
+    `sys.exit()` in a `[py]` body or `exit()` in an `[expr]` would otherwise end the whole
+    process with a traceback; only Ctrl-C and SIGTERM stop a run.
+    """
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> CodeExit:
+        if isinstance(exc, SystemExit):
+            code = f"({exc.code!r})" if exc.code is not None else ""
+            told = f"the code raised SystemExit{code} (sys.exit, exit), which a box cannot use"
+        else:
+            told = "the code raised KeyboardInterrupt, which a box cannot use"
+        error = cls(f"{told} to end the run; raise another exception to report an error")
+        error.__cause__ = exc
+        error.__suppress_context__ = True
+        return error

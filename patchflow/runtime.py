@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .box import Box
-from .errors import PatchflowError, RunawayLoop, StorageError
+from .errors import CodeExit, PatchflowError, RunawayLoop, StorageError
+from .stopping import is_stop
 from .suspend import CascadeWorker, wait
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class Runtime:
         self.depth = 0  # deliveries deep in the current cascade (read by Box.send)
         self.error_count = 0
         self.failure: BaseException | None = None
+        self.output_error: OSError | None = None  # the output could not be written: run ended
         self._output = output or _print_stdout
         self._errors = errors or _print_stderr
         self._stdin = stdin
@@ -139,8 +141,16 @@ class Runtime:
     # -- what boxes use ---------------------------------------------------------------------
 
     def print_line(self, text: str) -> None:
-        """Write one line of program output (what `[print]` produces)."""
-        self._output(text)
+        """Write one line of program output (what `[print]` produces).
+
+        Output that cannot be written ends the run, since nothing the patch prints can arrive
+        any more: quietly when the reader went away (a closed pipe, `patchflow run p | head`),
+        with one error line otherwise (a full disk). `failure` holds the OSError.
+        """
+        try:
+            self._output(text)
+        except OSError as exc:
+            self._output_failed(exc)
 
     def post(self, event: Event) -> None:
         """Queue `event` to run as its own cascade after those already queued."""
@@ -163,7 +173,22 @@ class Runtime:
         It suspends the cascade only if the awaitable really suspends, which needs a box class
         with `may_suspend = True` in the patch; otherwise it raises SuspendError.
         """
-        return wait(awaitable, self._worker)
+        try:
+            return wait(awaitable, self._worker)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise self.code_error(exc) from None
+
+    def code_error(self, exc: BaseException) -> BaseException:
+        """What to raise for SystemExit or KeyboardInterrupt escaping a box's code.
+
+        `sys.exit()`, `exit()` or `raise KeyboardInterrupt` in `[py]`/`[expr]` code is that
+        box's error (reported, the run goes on), so the code's own exception becomes a
+        CodeExit, with the code's traceback (the reported line is the code's). A
+        KeyboardInterrupt that is the stop of the run (Ctrl-C, SIGTERM) is returned as is.
+        """
+        if isinstance(exc, KeyboardInterrupt) and is_stop(exc):
+            return exc
+        return CodeExit.from_exception(exc).with_traceback(exc.__traceback__)
 
     def subscribe(self, name: str, box: Box) -> None:
         """Make `box` receive (on inlet 0) what `[send name]` sends, in subscription order."""
@@ -214,7 +239,7 @@ class Runtime:
         """Report a runtime error with the box's id, class and line; stop if strict."""
         self.error_count += 1
         if isinstance(exc, RunawayLoop):
-            line = f"{self.file}: runaway loop: {exc}; stopped the loop {exc.loop_description()}"
+            line = self._runaway_line(exc)
         elif box is None:
             line = f"{self.file}: {_exception_text(exc)}"
         else:
@@ -226,12 +251,31 @@ class Runtime:
                 self.failure = exc
             raise StopRun(line) from exc
 
+    def _runaway_line(self, loop: RunawayLoop) -> str:
+        """`FILE:LINE:COLUMN: runaway loop a → b → a: …`, at the first box of the loop."""
+        first = self.graph.boxes.get(loop.first_box() or "")
+        where = f"{self.file}:{first.line}:{first.column}" if first else self.file
+        return f"{where}: {loop.describe()}"
+
+    def _output_failed(self, exc: OSError) -> None:
+        if self.output_error is None:
+            self.output_error = exc
+            if self.failure is None:
+                self.failure = exc
+            if not isinstance(exc, BrokenPipeError):
+                self._errors(f"{self.file}: cannot write the output: {exc.strerror or exc}")
+        raise StopRun(str(exc)) from exc
+
     # -- running ----------------------------------------------------------------------------
 
     async def run(self, *, forever: bool = False, timeout: float | None = None) -> str:
         """Fire loadbangs, run cascades until idle (or timeout); return why it stopped.
 
-        Returns "idle", "timeout", "stopped" or "failed" (strict mode; see `failure`).
+        Returns "idle", "timeout", "stopped" or "failed": the run could not go on (a strict
+        mode error, storage that cannot be opened, output that cannot be written; see
+        `failure`). Ctrl-C (and SIGTERM under `stopping.stop_on_signals`) raises
+        KeyboardInterrupt, also out of a busy box, after the boxes are stopped and storage
+        is closed.
         """
         reason = "stopped"
         # Each delivery nests a few Python frames (send → receive → send); make sure the
@@ -249,19 +293,24 @@ class Runtime:
                     reason = "timeout"
                 nursery.cancel_scope.cancel()
         finally:
-            self._done = True
-            self._running = False
-            self._inline = False
-            self._nursery = None
-            for box in self.graph.boxes.values():
-                try:
-                    box.stop()
-                except Exception as exc:  # a failing stop must not hide the others
-                    self._errors(f"{self.file}:{box.line} [{_box_label(box)}]: stop: {exc}")
-            for waiter in self._idle_waiters:
-                waiter.set()
-            self.close_storage()
+            self._finish()
         return reason
+
+    @trio.lowlevel.enable_ki_protection
+    def _finish(self) -> None:
+        """Stop the boxes and close storage; a Ctrl-C arriving meanwhile waits until after."""
+        self._done = True
+        self._running = False
+        self._inline = False
+        self._nursery = None
+        for box in self.graph.boxes.values():
+            try:
+                box.stop()
+            except Exception as exc:  # a failing stop must not hide the others
+                self._errors(f"{self.file}:{box.line} [{_box_label(box)}]: stop: {exc}")
+        for waiter in self._idle_waiters:
+            waiter.set()
+        self.close_storage()
 
     def stop(self) -> None:
         """End the run (after the cascades already queued), from a box or from Python."""
@@ -292,6 +341,8 @@ class Runtime:
             receive(inlet, message)
         except BaseException as exc:
             self._contain(exc, getattr(receive, "__self__", None))
+            if self.failure is not None:
+                self.post(_wake)  # the scheduler ends the run
         finally:
             self._busy = False
         return True
@@ -337,14 +388,17 @@ class Runtime:
             if event is None:
                 return "stopped"
             if event is _wake:
-                continue
-            if self._worker is None:
+                pass  # a look at idleness, or at a failure in a cascade run by `run_now`
+            elif self._worker is None:
                 self._cascade(event)
             else:
                 await self._worker.run(self._cascade, event)
             if self.failure is not None:
                 return "failed"
 
+    # Box code is not KeyboardInterrupt-protected, so that Ctrl-C stops a busy box; marked
+    # here because in the worker greenlet trio cannot find the task's frame and would protect it.
+    @trio.lowlevel.disable_ki_protection
     def _cascade(self, event: Event) -> None:
         self.depth = 0
         self._busy = True
@@ -359,8 +413,10 @@ class Runtime:
         """Report what ended a cascade early; re-raise what must end more than the cascade."""
         if isinstance(exc, StopRun):
             return  # `failure` is set and the scheduler ends the run
+        if isinstance(exc, SystemExit | KeyboardInterrupt):
+            exc = self.code_error(exc)  # from a box that does not convert its own
         if not isinstance(exc, Exception):
-            raise exc  # cancellation, KeyboardInterrupt, …
+            raise exc  # cancellation, the stop of the run (Ctrl-C, SIGTERM), …
         self._report_quietly(None if isinstance(exc, RunawayLoop) else box, exc)
 
     def _report_quietly(self, box: Box | None, exc: BaseException) -> None:

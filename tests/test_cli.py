@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import patchflow
+from patchflow.cli import main as patchflow_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,3 +186,30 @@ def test_a_patch_file_that_is_not_utf8_is_reported_at_the_bad_byte(tmp_path):
     result = patchflow_cli("run", str(patch), "--data-dir", ":memory:")
     assert result.returncode == 2
     assert result.stderr.startswith(f"{patch}:2:6: byte 0xff is not UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "x.patch", "--timeout", "nan"], "'nan' is not a number of seconds ≥ 0"),
+        (["run", "x.patch", "--timeout", "-1"], "'-1' is not a number of seconds ≥ 0"),
+        (["run", "x.patch", "--timeout", ""], "is empty; give a number of seconds"),
+        (["run", "x.patch", "--data-dir", ""], "'--data-dir': is empty; give a directory"),
+        *(
+            (["data", *command, "--data-dir", ""], "'--data-dir': is empty; give a directory")
+            for command in (
+                ["ls"],
+                ["show", "p"],
+                ["export", "p"],
+                ["import", "p", "f"],
+                ["backup", "p", "d"],
+                ["rm", "p"],
+                ["gc", "p.patch"],
+            )
+        ),
+    ],
+)
+def test_empty_nan_or_negative_option_values_are_usage_errors(args, message):
+    result = CliRunner().invoke(patchflow_main, args)
+    assert result.exit_code == 2
+    assert message in result.output

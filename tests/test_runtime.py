@@ -76,6 +76,34 @@ def test_runaway_loop_is_stopped_and_named_and_the_patch_keeps_running():
     assert "a → b → a" in out.errors[0] or "b → a → b" in out.errors[0]
 
 
+def test_runaway_loop_message_says_it_once_at_the_position_of_a_box_in_the_loop():
+    out = run_text("x = [t a]\n[loadbang] -> [msg 1] -> x\nx -> [expr $1] -> x\n")
+    [error] = out.errors
+    # x is at line 1, column 5; expr-1 at line 3, column 6: either may come first
+    assert error.startswith(
+        ("test.patch:1:5: runaway loop x → expr-1 → x", "test.patch:3:6: runaway loop expr-1 → x")
+    )
+    assert error.count("runaway loop") == 1
+
+
+@pytest.mark.parametrize(
+    ("box", "what"),
+    [
+        ("[py raise SystemExit(3)]", "SystemExit(3)"),
+        ("[py sys.exit()]", "SystemExit"),
+        ("[expr exit(2)]", "SystemExit(2)"),
+        ("[py raise KeyboardInterrupt]", "KeyboardInterrupt"),
+        ("[expr (_ for _ in ()).throw(KeyboardInterrupt)]", "KeyboardInterrupt"),
+    ],
+)
+def test_exit_or_keyboard_interrupt_in_box_code_is_that_boxs_error(box, what):
+    code = box.replace("[py sys", "[py import sys; sys")
+    out = run_text(f"src = [msg 1]\n[loadbang] -> src\nsrc -> {code}\nsrc -> [print still]\n")
+    assert out.lines == ["still: 1"]  # the other receivers of the send, and the run, go on
+    [error] = out.errors
+    assert error.startswith("test.patch:3 [") and f"raised {what}" in error
+
+
 def test_strict_mode_stops_at_the_first_error():
     patch = Patch.from_string(
         "[loadbang] -> [msg 0] -> [expr 1 / $1]\n[loadbang] -> [msg later] -> [print]\n"

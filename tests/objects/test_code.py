@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+
 import pytest
 import trio
 
@@ -10,6 +14,16 @@ from patchflow.testing import first_problem as problem
 from patchflow.testing import run_text as run
 
 BANG_LINE = '{"type": "bang"}'
+
+
+@contextlib.contextmanager
+def python_recursion_limit(limit: int) -> Iterator[None]:
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 # -- expr -------------------------------------------------------------------------------------
@@ -127,6 +141,53 @@ def test_expr_unknown_name_is_a_patch_error():
     found = problem("[loadbang] -> [expr $1 + nope]")
     assert "unknown name 'nope'" in found.message
     assert "column 6" in found.message
+
+
+def test_expr_a_long_sum_and_a_deep_chain_of_signs_work_as_in_python():
+    # each overflowed the recursive tree rewriting with a RecursionError traceback
+    with python_recursion_limit(1000):
+        out = run(
+            f"""
+        [loadbang] -> [msg 1] -> [expr {"+".join(["$1"] * 1000)}] -> [print]
+        [loadbang] -> [expr {"- " * 500}1] -> [print]
+        [loadbang] -> [expr ({"lambda: " * 500}7){"()" * 500}] -> [print]
+        """
+        )
+    assert out.lines == ["print: 1000", "print: 1", "print: 7"]
+
+
+def test_expr_field_reads_keep_working_when_nested():
+    out = run(
+        "[loadbang] -> [msg {a: {a: {a: {a: 4}}}}] -> [expr $1.a.a.a.a + math.pi // 1] -> [print]"
+    )
+    assert out.lines == ["print: 7.0"]
+
+
+@pytest.mark.parametrize("first", ["1", "$1.a"])  # compiled from the text, or from the tree
+def test_expr_error_found_only_by_the_compiler_has_the_same_position_either_way(first):
+    found = problem(f"[loadbang] -> [expr ({first} +\n  [x async for x in $1])]")
+    assert "asynchronous comprehension outside of an asynchronous function" in found.message
+    assert "(at line 2 column 3 of the expression)" in found.message
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("(" * 1000 + "1" + ")" * 1000, "too many nested parentheses (at column 201 of the"),
+        ("-" * 100_000 + "1", "expression too deeply nested or too long"),
+        ("+".join(["$1.a"] * 1000), "expression too deeply nested or too long"),
+    ],
+)
+def test_expr_too_deep_for_python_is_a_patch_error_saying_to_split_it(text, words):
+    # as in `patchflow check`: a run raises the limit (runtime.py), which lets deeper trees compile
+    with python_recursion_limit(1000):
+        found = problem(f"[loadbang] -> [expr {text}] -> [print]")
+    assert (found.line, found.column) == (1, 21)
+    assert words in found.message
+    assert found.message.endswith(
+        "split it into several boxes, e.g. [expr $1 * 2] -> [expr $1 + 1]"
+    )
+    assert len(found.message) < 300  # the box text is cut, not echoed whole
 
 
 @pytest.mark.parametrize("text", ["$0", "$10", "$", "$1x"])
@@ -394,6 +455,31 @@ def test_py_syntax_error_is_a_patch_error_naming_the_body_line():
     )
     found = problem("[loadbang] -> [py x +]")
     assert "Python syntax error in the code" in found.message
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (
+            "".join("    " * i + "if x:\n" for i in range(200)) + "    " * 200 + "pass",
+            "in line 101 of the body, column 1: too many levels of indentation; split it",
+        ),
+        (
+            "".join("    " * i + "for a in x:\n" for i in range(25)) + "    " * 25 + "pass",
+            "in line 21 of the body, column 81: too many statically nested blocks; split it",
+        ),
+        ("await send(" + "(" * 1000 + "1" + ")" * 1000 + ")", "too many nested parentheses; split"),
+        ("await send(" + "+".join(["1"] * 1000) + ")", "code too deeply nested or too long"),
+        ("y = " + "-" * 100_000 + "1", "code too deeply nested or too long"),
+    ],
+)
+def test_py_code_too_deep_for_python_is_a_patch_error_saying_to_split_it(code, words):
+    body = "".join(f"    {line}\n" for line in code.splitlines())
+    with python_recursion_limit(1000):
+        found = problem(f"p = [py]\n{body}[loadbang] -> p\n")
+    assert (found.line, found.column) == (1, 8)
+    assert words in found.message
+    assert "split it into smaller statements or functions" in found.message
 
 
 def test_py_yield_is_a_patch_error():
