@@ -1,8 +1,10 @@
-"""Every example patch runs and prints what its `.expected` file says."""
+"""Every example patch runs and prints what its `.expected` file says.
+
+The examples in README.md and docs/ are run by test_docs.py.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -54,34 +56,3 @@ def test_notes_example_prints_old_and_new_notes(tmp_path):
     assert first.lines == ['note: "buy milk"', 'note: "call mom"']
     second = run_patch(patch, data_dir=tmp_path, stdin=["water plants\n"])
     assert second.lines == ['note: "buy milk"', 'note: "call mom"', 'note: "water plants"']
-
-
-def test_every_patch_block_in_the_readme_builds():
-    readme = (PATCHES.parent / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```patch\n(.*?)```", readme, re.S)
-    assert len(blocks) >= 2
-    for number, text in enumerate(blocks):
-        Patch.from_string(text, file=f"README-block-{number}.patch")
-
-
-def test_the_readme_tour_runs_as_described():
-    readme = (PATCHES.parent / "README.md").read_text(encoding="utf-8")
-    tour = re.findall(r"```patch\n(.*?)```", readme, re.S)[1]
-    outcome = run_patch(Patch.from_string(tour, file="tour.patch"))
-    assert outcome.errors == []
-    assert outcome.lines == [
-        'print: {"type": "hello"}',
-        "print: 42",
-        'got: {"type": "get", "key": "k"}',
-        "doubled: 42",
-    ]
-
-
-def test_the_readme_python_examples_run(tmp_path, monkeypatch):
-    readme = (PATCHES.parent / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
-    assert len(blocks) >= 2
-    (tmp_path / "patches").symlink_to(PATCHES)
-    monkeypatch.chdir(tmp_path)
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
