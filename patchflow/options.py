@@ -2,7 +2,8 @@
 
 One type per kind of value, so that every subcommand rejects the same bad values with the same
 message and exit 2 (click's usage error): an empty `--data-dir ""` would otherwise put storage
-in the current directory, and `--timeout nan` would never time out.
+in the current directory, `--storage postgres://…` would be a directory of that name, and
+`--timeout nan` would never time out.
 """
 
 from __future__ import annotations
@@ -27,6 +28,27 @@ class DataDirectory(click.ParamType):
                 param,
                 ctx,
             )
+        return text
+
+
+class StorageURL(click.ParamType):
+    """A storage location: a URL whose scheme a backend has (`lmdb:DIR`, `memory:`), or a path.
+
+    Checked here, so that a misspelt scheme is a usage error (exit 2) naming the known ones;
+    the password of a URL never appears in the message.
+    """
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from .storage.backends import open_location
+        from .storage.backends.protocol import BadPath
+
+        text = str(value)
+        try:
+            open_location(text)
+        except BadPath as error:
+            self.fail(str(error), param, ctx)
         return text
 
 
@@ -55,3 +77,4 @@ class Seconds(click.ParamType):
 
 DATA_DIR = DataDirectory()
 SECONDS = Seconds()
+STORAGE_URL = StorageURL()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from patchflow.cli import main
 from patchflow.datacli import data as data_group
-from patchflow.storage import SPACES, LmdbBackend, StoreRef, open_storage
+from patchflow.storage import FORMAT_VERSION, SPACES, LmdbBackend, StoreRef, open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def records(data_dir, patch: str = "demo") -> list[str]:
 
 
 def stores(data_dir, patch: str = "demo") -> set[StoreRef]:
-    from patchflow.storage.inventory import inventory
+    from patchflow.storage.layout.inventory import inventory
 
     with open_storage(patch, data_dir) as storage:
         return {stats.store for stats in inventory(storage.backend)}
@@ -109,13 +109,19 @@ def test_ls_of_an_empty_or_missing_data_dir_says_so_and_exits_0(tmp_path):
     assert json.loads(data(tmp_path, "ls", "--json").stdout) == []
 
 
-def test_a_data_dir_that_is_a_file_or_memory_exits_2(tmp_path):
+def test_a_data_dir_that_is_a_file_exits_2(tmp_path):
     (tmp_path / "file").write_text("x")
-    for directory in (tmp_path / "file", ":memory:"):
-        for args in (["ls"], ["show", "demo"], ["export", "demo"], ["rm", "demo", "--yes"]):
-            result = data(directory, *args)
-            assert result.exit_code == 2, (directory, args)
-            assert result.stderr.startswith("patchflow: ") and "Traceback" not in result.output
+    for args in (["ls"], ["show", "demo"], ["export", "demo"], ["rm", "demo", "--yes"]):
+        result = data(tmp_path / "file", *args)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("patchflow: ") and "Traceback" not in result.output
+
+
+def test_memory_as_data_dir_holds_nothing_in_a_fresh_process(tmp_path):
+    """`--data-dir :memory:` is the memory backend: in a new process no patch is open there."""
+    assert data(":memory:", "ls").stdout == "No stored patch data in :memory:.\n"
+    result = data(":memory:", "show", "demo")
+    assert result.exit_code == 2 and "no stored data for patch 'demo' in :memory:" in result.stderr
 
 
 def test_the_data_dir_defaults_to_patchflow_data_dir(data_dir, monkeypatch):
@@ -200,7 +206,8 @@ def test_show_exits_2_with_a_message_for_what_is_not_there(data_dir, args, messa
 
 def test_export_writes_a_dump_to_stdout(data_dir):
     lines = [json.loads(line) for line in data(data_dir, "export", "demo").stdout.splitlines()]
-    assert lines[0] == {"patchflow": "dump", "format": 1, "patch": "demo", "storage_format": 1}
+    now = FORMAT_VERSION
+    assert lines[0] == {"patchflow": "dump", "format": 1, "patch": "demo", "storage_format": now}
     assert lines[-1] == {"patchflow": "end", "records": len(lines) - 2}
     assert {
         "kind": "kv",
@@ -282,7 +289,9 @@ def test_a_round_trip_through_the_cli_keeps_every_value_exactly(kv, doc):
                     lambda txn: [
                         (space, key, value[:8] if space == "collections" else value)
                         for space in SPACES
+                        if space != "changes"  # the change log for watchers: not data
                         for key, value in txn.scan(space, b"")
+                        if (space, key) != ("meta", b"changes")
                     ]
                 )
             finally:
@@ -402,9 +411,11 @@ def test_backup_refuses_a_destination_that_is_not_new_and_empty(data_dir, tmp_pa
 WRITER = """
 import sys, trio
 from patchflow.storage import open_storage
+from patchflow.storage.backends.lmdb_admin import LmdbLocation
 async def main():
     # a small first map, so that the writer grows it while the backup runs
-    with open_storage("live", sys.argv[1], initial_map_size=64 << 10) as storage:
+    location = LmdbLocation(sys.argv[1], initial_map_size=64 << 10)
+    with open_storage("live", storage=location) as storage:
         kv = storage.kv(name="s")
         for index in range(1_000_000):
             await kv.set(f"k{index:07}", ["x" * 200, index])
@@ -570,7 +581,8 @@ def test_gc_exits_2_for_a_patch_file_it_cannot_trust(data_dir, tmp_path, text, n
 
 def test_every_data_command_and_option_is_documented_in_help():
     runner = CliRunner()
-    assert set(data_group.commands) == {"ls", "show", "export", "import", "backup", "rm", "gc"}
+    commands = {"ls", "show", "export", "import", "backup", "migrate", "rm", "gc"}
+    assert set(data_group.commands) == commands
     for name, command in data_group.commands.items():
         text = runner.invoke(main, ["data", name, "--help"]).stdout
         assert command.help and command.help.split("\n")[0] in text

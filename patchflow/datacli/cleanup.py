@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ..storage import inventory
-from ..storage.lmdb_open import DamagedStorage
+from ..storage.backends.protocol import DamagedStorage
+from ..storage.layout import inventory
 from ..storage.store import open_storage
 from .common import (
     _confirm,
-    _data_dir,
-    _data_dir_option,
     _existing_patch,
     _Exit,
     _guarded,
+    _location,
+    _location_options,
     _megabytes,
     _patch_argument,
     _plural,
@@ -26,9 +26,9 @@ from .common import (
 @data.command()
 @_patch_argument
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking.")
-@_data_dir_option
+@_location_options
 @_guarded
-def rm(patch: str, yes: bool, data_dir: str | None) -> None:
+def rm(patch: str, yes: bool, storage: str | None, data_dir: str | None) -> None:
     """Delete all of PATCH's stored data (asks first).
 
     Refuses (exit 1) while another process — a running patch, a script — has the storage open.
@@ -36,16 +36,16 @@ def rm(patch: str, yes: bool, data_dir: str | None) -> None:
     deleted too. A run starting meanwhile either makes rm refuse or, once rm has begun
     deleting, starts with fresh, empty storage: never with half-deleted files.
     """
-    directory = _data_dir(data_dir)
-    path = _existing_patch(patch, directory)
+    location = _location(storage, data_dir)
+    _existing_patch(patch, location)
     try:
-        with open_storage(patch, directory) as storage:
-            counts: inventory.Totals | None = inventory.totals(storage.backend)
+        with open_storage(patch, storage=location) as opened:
+            counts: inventory.Totals | None = inventory.totals(opened.backend)
     except DamagedStorage:
         counts = None  # deleting is what a damaged store needs: no counts, but no refusal
-    inventory.check_not_open(path)
+    location.check_deletable(patch)
     if not yes:
-        size = _megabytes(inventory.disk_usage(path))
+        size = _megabytes(location.usage(patch).size)
         question = (
             f"This patch has stored data ({_plural(counts.keys, 'key')},"
             f" {_plural(counts.documents, 'document')}, {size}). Delete it?"
@@ -55,7 +55,7 @@ def rm(patch: str, yes: bool, data_dir: str | None) -> None:
         if not _confirm(question):
             click.echo("Not deleted.")
             return
-    inventory.delete_patch(path)
+    location.delete(patch)
     click.echo(f"Deleted the stored data of patch {patch!r}.")
 
 
@@ -69,9 +69,9 @@ def rm(patch: str, yes: bool, data_dir: str | None) -> None:
     help="The .patch file of PATCH; local stores of box ids not in it are orphaned.",
 )
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking.")
-@_data_dir_option
+@_location_options
 @_guarded
-def gc(patch: str, patch_file: str, yes: bool, data_dir: str | None) -> None:
+def gc(patch: str, patch_file: str, yes: bool, storage: str | None, data_dir: str | None) -> None:
     """Delete the local stores of boxes no longer in the patch file.
 
     A box's local store (of [kv], [db] or [py] without a store name) is keyed by its box id;
@@ -82,8 +82,8 @@ def gc(patch: str, patch_file: str, yes: bool, data_dir: str | None) -> None:
     from ..graph import default_patch_id
     from ..language import parse_patch
 
-    directory = _data_dir(data_dir)
-    _existing_patch(patch, directory)
+    location = _location(storage, data_dir)
+    _existing_patch(patch, location)
     try:
         with open(patch_file, encoding="utf-8") as text:
             decl = parse_patch(text.read(), patch_file)
@@ -98,10 +98,10 @@ def gc(patch: str, patch_file: str, yes: bool, data_dir: str | None) -> None:
     if file_patch != patch:
         raise _Exit(f"{patch_file} is patch {file_patch!r}, not {patch!r}; give PATCH's own file")
     boxes = {box.id for box in decl.boxes}
-    with open_storage(patch, directory) as storage:
+    with open_storage(patch, storage=location) as opened:
         orphans = [
             stats
-            for stats in inventory.inventory(storage.backend)
+            for stats in inventory.inventory(opened.backend)
             if stats.store.kind == "local" and stats.store.name not in boxes
         ]
         if not orphans:
@@ -118,5 +118,5 @@ def gc(patch: str, patch_file: str, yes: bool, data_dir: str | None) -> None:
         if not yes and not _confirm(f"Delete {count}?"):
             click.echo("Not deleted.")
             return
-        inventory.delete_stores(storage.backend, [stats.store for stats in orphans])
+        inventory.delete_stores(opened.backend, [stats.store for stats in orphans])
     click.echo(f"Deleted {count}.")

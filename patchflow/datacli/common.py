@@ -1,9 +1,10 @@
 """What the `patchflow data` commands share: the group, options, prompts, formats, progress.
 
-The commands work on the LMDB storage in `DATA_DIR/PATCH_ID/` (`--data-dir`, else
-`$PATCHFLOW_DATA_DIR`, else the user data directory, as for `run`); the logic lives in
-`storage/dump.py` (export, import) and `storage/inventory.py` (stores, sizes, deleting,
-backups), and this module is the command line around it.
+The commands work on any backend, through the storage location a URL names (`--storage URL`,
+`--data-dir DIR`, else as for `run`: `storage/backends.py`) and its `StorageLocation` protocol
+(`storage/backend.py`: listing, usage, deleting, backups); the rest of the logic lives in
+`storage/dump.py` (export, import) and `storage/inventory.py` (stores and their contents), and
+this module is the command line around it.
 
 Exit codes: 0 done (also when a deletion is declined at the prompt); 1 the storage cannot be
 used (cannot be opened or written, newer format, open in another process for `rm`); 2 bad
@@ -25,13 +26,13 @@ from typing import Any, TypeVar
 
 import click
 
-from ..api import resolve_data_dir
 from ..errors import CommandError, StorageError
-from ..options import DATA_DIR
-from ..storage import dump, inventory
-from ..storage.keys import StoreRef
-from ..storage.memory_backend import MEMORY
+from ..options import DATA_DIR, STORAGE_URL
+from ..storage.backends import resolve_location
+from ..storage.backends.protocol import BadPath, StorageLocation
+from ..storage.layout.keys import StoreRef
 from ..storage.store import check_patch_id
+from ..storage.tools import dump
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,7 +60,7 @@ def _guarded(command: F) -> F:
             sys.exit(EXIT_USAGE)
         except StorageError as error:
             message, code = str(error), EXIT_FAILURE
-        except (inventory.BadPath, CommandError) as error:
+        except (BadPath, CommandError) as error:
             message, code = str(error), EXIT_USAGE
         except BrokenPipeError:
             _silence_stdout()
@@ -80,12 +81,24 @@ def _silence_stdout() -> None:
         os.dup2(null, sys.stdout.fileno())
 
 
-_data_dir_option = click.option(
-    "--data-dir",
-    type=DATA_DIR,
-    metavar="DIR",
-    help="Where patch storage lives (default: $PATCHFLOW_DATA_DIR, else the user data directory).",
-)
+def _location_options(command: F) -> F:
+    """Add `--storage URL` and `--data-dir DIR`; the command calls `_location` with both."""
+    command = click.option(
+        "--storage",
+        type=STORAGE_URL,
+        metavar="URL",
+        help="Where patch storage lives, as a URL: lmdb:DIR or memory: (default:"
+        " $PATCHFLOW_STORAGE, else as --data-dir).",
+    )(command)
+    return click.option(
+        "--data-dir",
+        type=DATA_DIR,
+        metavar="DIR",
+        help="The LMDB data directory, the same as --storage lmdb:DIR (default:"
+        " $PATCHFLOW_DATA_DIR, else the user data directory).",
+    )(command)
+
+
 _patch_argument = click.argument("patch", metavar="PATCH")
 
 
@@ -93,7 +106,8 @@ _patch_argument = click.argument("patch", metavar="PATCH")
 def data() -> None:
     """List, inspect, export, import, back up and delete patches' stored data.
 
-    Each patch's storage is DATA_DIR/PATCH_ID/. Exit codes: 0 done (a declined prompt too),
+    Storage is chosen as for `run`: --storage URL or --data-dir DIR (each patch's storage is
+    then DATA_DIR/PATCH_ID/). Exit codes: 0 done (a declined prompt too),
     1 storage that cannot be used, 2 bad usage, unknown patch, bad path or bad dump line.
     """
 
@@ -101,16 +115,13 @@ def data() -> None:
 # ---- shared steps ------------------------------------------------------------------------------
 
 
-def _data_dir(option: str | None) -> str:
-    directory = resolve_data_dir(option)
-    if directory == MEMORY:
-        raise _Exit(
-            "'--data-dir :memory:' has no stored data: in-memory storage lives only while a run"
-            " lasts; give the data directory on disk"
-        )
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        raise _Exit(f"data directory {directory} is not a directory")
-    return directory
+def _location(storage: str | None, data_dir: str | None) -> StorageLocation:
+    """The storage the options name; a data directory that is a file is a usage error."""
+    if storage is not None and data_dir is not None:
+        raise _Exit("give --storage URL or --data-dir DIR, not both")
+    location = resolve_location(storage, data_dir)
+    location.patches()  # raises BadPath for a location that cannot be listed (a file)
+    return location
 
 
 def _patch_id(patch_id: str) -> str:
@@ -120,14 +131,12 @@ def _patch_id(patch_id: str) -> str:
         raise _Exit(str(error)) from None
 
 
-def _existing_patch(patch_id: str, data_dir: str) -> str:
-    """Return the storage directory of a patch that has stored data; exit 2 if it has none."""
-    directory = inventory.patch_directory(data_dir, _patch_id(patch_id))
-    if not inventory.has_storage(directory):
-        known = inventory.list_patches(data_dir)
+def _existing_patch(patch_id: str, location: StorageLocation) -> None:
+    """Exit 2 unless the patch has stored data in `location`."""
+    if not location.has_patch(_patch_id(patch_id)):
+        known = location.patches()
         hint = f"; patches with data: {', '.join(known)}" if known else ""
-        raise _Exit(f"no stored data for patch {patch_id!r} in {data_dir}{hint}")
-    return directory
+        raise _Exit(f"no stored data for patch {patch_id!r} in {location.location}{hint}")
 
 
 def _confirm(question: str) -> bool:

@@ -10,17 +10,18 @@ from typing import Any
 import click
 
 from ..errors import StorageError
-from ..storage import dump, inventory
-from ..storage.keys import StoreRef
-from ..storage.lmdb_open import DamagedStorage
+from ..storage.backends.protocol import DamagedStorage
+from ..storage.layout import inventory
+from ..storage.layout.keys import StoreRef
 from ..storage.store import open_storage
+from ..storage.tools import dump
 from .common import (
     EXIT_FAILURE,
-    _data_dir,
-    _data_dir_option,
     _existing_patch,
     _Exit,
     _guarded,
+    _location,
+    _location_options,
     _patch_argument,
     _plural,
     _printable,
@@ -33,35 +34,36 @@ from .common import (
 
 @data.command(name="ls")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@_data_dir_option
+@_location_options
 @_guarded
-def ls(as_json: bool, data_dir: str | None) -> None:
+def ls(as_json: bool, storage: str | None, data_dir: str | None) -> None:
     """List every patch with stored data.
 
-    For each: patch id, size on disk, kv keys, collections, documents and the time of the
-    last write. A patch whose storage cannot be read is still listed, with `?` counts and
+    For each: patch id, size (on disk for LMDB), kv keys, collections, documents and the time
+    of the last write. A patch whose storage cannot be read is still listed, with `?` counts and
     flagged DAMAGED (restore a backup or `data rm` it) or UNUSABLE (e.g. written by a newer
     patchflow); the reasons go to standard error and the exit code is 1.
     """
-    directory = _data_dir(data_dir)
+    location = _location(storage, data_dir)
     rows: list[dict[str, Any]] = []
     flags: dict[str, str] = {}  # patch id -> DAMAGED or UNUSABLE
-    for patch_id in inventory.list_patches(directory):
-        path = inventory.patch_directory(directory, patch_id)
+    for patch_id in location.patches():
         try:
-            row: dict[str, Any] = {
-                "patch": patch_id,
-                "size": inventory.disk_usage(path),
-                "keys": None,
-                "collections": None,
-                "documents": None,
-                "last_write": datetime.fromtimestamp(inventory.last_write(path)).astimezone(),
-            }
+            usage = location.usage(patch_id)
         except FileNotFoundError:
             continue  # deleted since it was listed
+        last_write = usage.last_write
+        row: dict[str, Any] = {
+            "patch": patch_id,
+            "size": usage.size,
+            "keys": None,
+            "collections": None,
+            "documents": None,
+            "last_write": None if last_write is None else datetime.fromtimestamp(last_write),
+        }
         try:
-            with open_storage(patch_id, directory) as storage:
-                counts = inventory.totals(storage.backend)
+            with open_storage(patch_id, storage=location) as opened:
+                counts = inventory.totals(opened.backend)
         except StorageError as error:
             # Listed all the same, flagged, so that one damaged store hides none of the others.
             click.echo(_printable(f"patchflow: patch {patch_id!r}: {error}"), err=True)
@@ -72,10 +74,11 @@ def ls(as_json: bool, data_dir: str | None) -> None:
         rows.append(row)
     if as_json:
         for row in rows:
-            row["last_write"] = row["last_write"].isoformat(timespec="seconds")
+            if row["last_write"] is not None:
+                row["last_write"] = row["last_write"].astimezone().isoformat(timespec="seconds")
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif not rows:
-        click.echo(f"No stored patch data in {_printable(directory)}.")
+        click.echo(f"No stored patch data in {_printable(location.location)}.")
     else:
         _table(
             ("PATCH", "SIZE", "KEYS", "COLLECTIONS", "DOCUMENTS", "LAST WRITE", ""),
@@ -87,7 +90,7 @@ def ls(as_json: bool, data_dir: str | None) -> None:
                         "?" if row[count] is None else str(row[count])
                         for count in ("keys", "collections", "documents")
                     ),
-                    row["last_write"].strftime("%Y-%m-%d %H:%M:%S"),
+                    "-" if row["last_write"] is None else f"{row['last_write']:%Y-%m-%d %H:%M:%S}",
                     flags.get(row["patch"], ""),
                 )
                 for row in rows
@@ -130,7 +133,7 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[in
     is_flag=True,
     help='Print JSON; values in the dump\'s encoding, so bytes are kept ({"$bytes": base64}).',
 )
-@_data_dir_option
+@_location_options
 @_guarded
 def show(
     patch: str,
@@ -138,6 +141,7 @@ def show(
     local: str | None,
     collection: str | None,
     as_json: bool,
+    storage: str | None,
     data_dir: str | None,
 ) -> None:
     """Show PATCH's stores, one store's keys and values, or a collection.
@@ -149,10 +153,10 @@ def show(
         raise _Exit("give --store NAME or --local BOX_ID, not both")
     if collection is not None and named is None and local is None:
         raise _Exit("--collection needs the store it is in: --store NAME or --local BOX_ID")
-    directory = _data_dir(data_dir)
-    _existing_patch(patch, directory)
-    with open_storage(patch, directory) as storage:
-        stores = inventory.inventory(storage.backend)
+    location = _location(storage, data_dir)
+    _existing_patch(patch, location)
+    with open_storage(patch, storage=location) as opened:
+        stores = inventory.inventory(opened.backend)
         if named is None and local is None:
             _show_stores(patch, stores, as_json)
             return
@@ -162,9 +166,9 @@ def show(
             listed = ", ".join(_store_label(found.store) for found in stores) or "none"
             raise _Exit(f"patch {patch!r} has no {store}; its stores: {listed}")
         if collection is None:
-            _show_store(patch, stats, inventory.read_store(storage.backend, store), as_json)
+            _show_store(patch, stats, inventory.read_store(opened.backend, store), as_json)
             return
-        docs = inventory.read_collection(storage.backend, store, collection)
+        docs = inventory.read_collection(opened.backend, store, collection)
         if docs is None:
             listed = ", ".join(name for name, _ in stats.collections) or "none"
             raise _Exit(f"{store} has no collection {collection!r}; its collections: {listed}")

@@ -4,91 +4,102 @@
         kv = storage.kv(local="kv-1")                          # a box's local store
         settings = storage.kv(name="settings")                 # == kv.store("settings")
         await settings.set("volume", 0.8)
-        reply = await storage.execute_kv(StoreRef.named("settings"), {"get": "volume"})
         notes = storage.db(local="db-1")                       # a [db] box's local store
         note_id = await notes.insert("notes", {"text": "hi"})
-        reply = await storage.execute_db(StoreRef.named("shop"), {"find": "items"})
 
-The coroutines complete without yielding to the event loop. Reads are direct synchronous
-transactions (about a microsecond; a thread hop would cost a hundred times that) and durable
-writes run inline too (about 300 µs; through `trio.to_thread` they measured about 550 µs — see
-`lmdb_backend.py` for the figures). Completing without a checkpoint also means a write is never
-committed and then cancelled before its caller hears of it, and the facade works under any event
-loop. Should a backend ever need a worker thread, the `run` calls here are the place to add it.
+`KV` and `DB` have one method per command, generated from the command classes (`KV_COMMANDS`,
+`DB_COMMANDS`: `kv.get(key)`, `db.find_one(collection, id)`), with the commands' signatures and
+docstrings. The coroutines complete without yielding to the event loop. Reads are direct
+synchronous transactions (about a microsecond; a thread hop would cost a hundred times that) and
+durable writes run inline too (about 300 µs; through `trio.to_thread` they measured about
+550 µs — see `lmdb_backend.py` for the figures). Completing without a checkpoint also means a
+write is never committed and then cancelled before its caller hears of it, and the facade works
+under any event loop. Should a backend ever need a worker thread, the `run` calls here are the
+place to add it.
 
-A `[kv]` box holds a `StoreRef` (`StoreRef.for_box(box.id, name)`) and calls `execute_kv` (a
-`[db]` box: `execute_db`), which never raises for a bad command or a storage failure: it
-returns `{op: "error", message}`. On a `{op: "setStore"}` reply the box switches:
-`store = StoreRef.for_box(box.id, reply["value"])`.
-Alternatively a box may hold a `KV` and call `KV.execute(message)`, then `kv = kv.store(value)`
-on setStore — `KV.store("")` returns to the box's local store, exactly as setStore does. `DB`
-works the same way with db commands.
+A `[kv]`/`[db]` box, whose delivery is synchronous, holds a `KV`/`DB` and for each message calls
+`parse(message)` (a bad one raises CommandError: the box replies `error_reply(error)`); on a
+`SetStore` command it switches to `store(command.value)` (`""` returns to its local store);
+then `answer(command)` runs the command and returns its reply, never raising.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import CommandError, StorageError
 from ..patchid import check_patch_id
-from .backend import Backend
-from .commands import MISSING, error_reply, invalid
-from .db import (
-    Count,
-    DbSetStore,
-    DeleteDoc,
-    Drop,
-    Find,
-    FindOne,
-    Insert,
-    Replace,
-    Update,
-    parse_db_command,
-)
-from .keys import SPACES, StoreRef, ensure_format_version
-from .kv import Clear, Delete, Get, Has, Keys, Set, SetStore, parse_kv_command
-from .lmdb_backend import DEFAULT_INITIAL_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, LmdbBackend
-from .memory_backend import MEMORY, MemoryBackend
+from .backends import MEMORY, resolve_location
+from .backends.protocol import Backend, StorageLocation, check_durability
+from .commands.base import error_reply, invalid
+from .commands.command_set import CommandSet
+from .commands.db import DB_COMMANDS, DbSetStore
+from .commands.kv import KV_COMMANDS, SetStore
+from .layout.changes import ChangeLog, messages_for
+from .layout.keys import SPACES, StoreRef, encode_collection, ensure_format_version
 
-__all__ = ["DB", "KV", "MEMORY", "PatchStorage", "check_patch_id", "open_storage"]
+__all__ = [
+    "DB",
+    "KV",
+    "MEMORY",
+    "POLL_SECONDS",
+    "Changes",
+    "PatchStorage",
+    "check_patch_id",
+    "open_storage",
+]
+
+#: How often a watcher looks for changes committed by other processes (storage.md: within
+#: 100 ms). A look reads one counter (about 7 µs); waking the event loop costs far more
+#: (measured 0.3 ms on a busy 2-core machine), so 20 ms cost 2% of a core idle and 50 ms under
+#: 1% (bench/bench_watch.py), with changes from other processes seen 25 ms later on average.
+POLL_SECONDS = 0.05
 
 
 def open_storage(
     patch_id: str,
-    data_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
     *,
-    initial_map_size: int = DEFAULT_INITIAL_MAP_SIZE,
-    max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+    storage: str | os.PathLike[str] | StorageLocation | None = None,
+    size_hint: int = 0,
+    durability: str = "full",
 ) -> PatchStorage:
-    """Open the storage of patch `patch_id`: LMDB in `DATA_DIR/PATCH_ID/`, created if missing.
+    """Open the storage of patch `patch_id`, created if missing.
 
     Args:
         patch_id: the patch id (language.md), `[A-Za-z0-9_.-]+` not starting with a dot.
-        data_dir: the data directory, or `":memory:"` for in-memory storage that lives while
-            it is open (opens of one patch id in one process share it).
-        initial_map_size, max_map_size: LMDB's map size when new, and the most it may grow to.
+        data_dir: the data directory (LMDB in `DATA_DIR/PATCH_ID/`), or `":memory:"` for
+            in-memory storage that lives while it is open (opens of one patch id in one
+            process share it).
+        storage: where instead, as a URL (`lmdb:DIR`, `memory:`; see `backends.py`) or a
+            `StorageLocation`. With neither: `$PATCHFLOW_STORAGE`, `$PATCHFLOW_DATA_DIR`, else
+            the user data directory.
+        size_hint: bytes the data is expected to need, so that a backend may size its storage
+            up front (LMDB's map); it grows as needed regardless.
+        durability: `"full"` (each command flushed to disk before its reply) or `"process"`
+            (committed before its reply, so `kill -9` loses nothing; flushed to disk within a
+            second and on close): storage.md, "Durability modes".
 
     Raises:
-        ValueError: the patch id is not valid.
-        StorageError: the storage cannot be opened (says why and what to do), or was written by
-            a newer patchflow.
+        ValueError: the patch id or the durability is not valid; `BadPath`: the URL names no
+            backend.
+        StorageError: the storage cannot be opened (says why and what to do), was written by
+            a newer patchflow, or by an older one (`patchflow data migrate PATCH` upgrades it).
     """
     check_patch_id(patch_id)
-    location = os.fspath(data_dir)
-    backend: Backend
-    if location == MEMORY:
-        backend = MemoryBackend(SPACES, name=patch_id)
+    check_durability(durability)
+    if storage is None or isinstance(storage, str | os.PathLike):
+        location = resolve_location(storage, data_dir)
     else:
-        backend = LmdbBackend(
-            os.path.join(location, patch_id),
-            SPACES,
-            initial_map_size=initial_map_size,
-            max_map_size=max_map_size,
-        )
+        location = storage
+    backend = location.open(patch_id, SPACES, size_hint=size_hint, durability=durability)
     try:
-        ensure_format_version(backend)
+        ensure_format_version(backend, patch_id)
     except BaseException:
         backend.close()
         raise
@@ -103,11 +114,23 @@ class PatchStorage:
 
     def __init__(self, patch_id: str, backend: Backend) -> None:
         self.patch_id = patch_id
-        self.backend = backend
+        #: the patch's backend, logging every change for watchers (`layout/changes.py`)
+        self.backend = backend if isinstance(backend, ChangeLog) else ChangeLog(backend)
+
+    #: how often a runtime calls `poll_changes` while something watches (`POLL_SECONDS`)
+    poll_seconds = POLL_SECONDS
+
+    def poll_changes(self) -> None:
+        """Tell this storage's watchers of what other processes committed (and of expiries).
+
+        A runtime watching stores calls this every `POLL_SECONDS`; changes made through this
+        storage reach its watchers right after their commit, without it.
+        """
+        self.backend.poll()
 
     @property
     def location(self) -> str:
-        """Where the data lives: the patch's directory, or `":memory:"`."""
+        """Where the data lives: the patch's directory, `":memory:"`, or a URL without password."""
         return self.backend.location
 
     def kv(self, *, local: str | None = None, name: str | None = None) -> KV:
@@ -130,22 +153,6 @@ class PatchStorage:
         home, store = _stores("db", local, name)
         return DB(self.backend, store, home)
 
-    async def execute_kv(self, store: StoreRef, message: Any) -> dict[str, Any]:
-        """Run a kv command message against `store`; return its reply.
-
-        Never raises for a bad command or a storage failure: those give
-        `{"op": "error", "message": ...}`, and nothing is stored. A setStore command is only
-        checked and answered; the caller switches stores (see the module docstring).
-        """
-        return _execute(self.backend, store, message, parse_kv_command)
-
-    async def execute_db(self, store: StoreRef, message: Any) -> dict[str, Any]:
-        """Run a db command message against `store`; return its reply (as `execute_kv`).
-
-        An insert whose `_id` is taken is an error reply too, and stores nothing.
-        """
-        return _execute(self.backend, store, message, parse_db_command)
-
     def close(self) -> None:
         """Close the storage; closing twice does nothing."""
         self.backend.close()
@@ -160,167 +167,123 @@ class PatchStorage:
         return f"<PatchStorage {self.patch_id!r} at {self.location}>"
 
 
-class KV:
+class _Facade:
+    """What `KV` and `DB` share: the store they use, switching stores, and the box's path."""
+
+    __slots__ = ("_backend", "_home", "store_ref")
+    commands: ClassVar[CommandSet]
+    SetStore: ClassVar[type[SetStore]]  # the command a box switches stores on
+
+    def __init__(self, backend: Backend, store_ref: StoreRef, home: StoreRef | None = None):
+        self._backend = backend
+        self._home = home
+        #: the store this facade reads and writes
+        self.store_ref = store_ref
+
+    def store(self, name: str) -> Any:
+        """Return a facade on the store named `name`; `""` returns to this one's local store."""
+        command = self.SetStore(name)
+        if command.value:
+            return type(self)(self._backend, StoreRef.named(command.value), self._home)
+        if self._home is None:
+            what = type(self).__name__
+            raise invalid(
+                command, f"needs a store name: this {what} has no local store to return to"
+            )
+        return type(self)(self._backend, self._home, self._home)
+
+    def parse(self, message: Any) -> Any:
+        """Return the typed command a message asks for (any of the three forms).
+
+        Raises:
+            CommandError: the message is no valid command; `error_reply(error)` is its reply.
+        """
+        return self.commands.parse(message)
+
+    def answer(self, command: Any) -> dict[str, Any]:
+        """Run a command against this store and return its reply; never raise.
+
+        A command the data refuses (an insert whose `_id` is taken) or a storage failure gets
+        an `{op: "error", message}` reply, and nothing is stored. Synchronous, for the boxes,
+        whose delivery is synchronous: the backend commits inline.
+        """
+        try:
+            return command.reply(command.run(self._backend, self.store_ref))
+        except CommandError as error:
+            return error_reply(error)
+        except StorageError as error:
+            return {"op": "error", "message": f"{command.owner}: '{command.verb}' failed: {error}"}
+
+    error_reply = staticmethod(error_reply)
+
+    def on_change(
+        self, send: Callable[[dict[str, Any]], None], collection: str | None = None
+    ) -> Callable[[], None]:
+        """Call `send(message)` for every later change to this store; return the stop function.
+
+        The messages are a watching box's: `{op: "changed", key, value, found}` for a kv
+        store, `{op: "changed", collection, id, doc}` for `collection` of a db store. Changes
+        made in this process arrive right after their commit, inside the writer's call (so
+        `send` must only queue them); other processes' with `PatchStorage.poll_changes`.
+        """
+        name = None if collection is None else encode_collection(collection)
+        return self._backend.listen(messages_for(self.store_ref.prefix, name, send))
+
+    def _changes(self, collection: str | None) -> Changes:
+        return Changes(self._backend, lambda send: self.on_change(send, collection))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} on {self.store_ref}>"
+
+
+@KV_COMMANDS.add_methods
+class KV(_Facade):
     """A key-value store of a patch: a box's local store or a named one (storage.md).
 
-    Keys are strings (up to 400 bytes of UTF-8); values are message values. Bad arguments
+    Keys are strings (up to 400 bytes of UTF-8); values are message values. There is one
+    async method per kv command (`get`, `set`, `delete`, `has`, `keys`, `clear`); bad arguments
     raise CommandError with the message the `[kv]` box would reply with; storage failures
     raise StorageError.
     """
 
-    __slots__ = ("_backend", "_home", "store_ref")
+    __slots__ = ()
+    commands = KV_COMMANDS
 
-    def __init__(self, backend: Backend, store_ref: StoreRef, home: StoreRef | None = None):
-        self._backend = backend
-        self._home = home
-        #: the store this KV reads and writes
-        self.store_ref = store_ref
+    def watch(self) -> Changes:
+        """Yield `{op: "changed", key, value, found}` for every later change to this store.
 
-    async def get(self, key: str) -> Any:
-        """Return the value under `key`, or None if there is none."""
-        value = Get(key).run(self._backend, self.store_ref)
-        return None if value is MISSING else value
-
-    async def set(self, key: str, value: Any) -> None:
-        """Store `value` under `key`, durably, before returning."""
-        Set(key, value).run(self._backend, self.store_ref)
-
-    async def delete(self, key: str) -> bool:
-        """Remove `key`; return whether it was there."""
-        return Delete(key).run(self._backend, self.store_ref)
-
-    async def has(self, key: str) -> bool:
-        """Return whether `key` holds a value (a stored None counts)."""
-        return Has(key).run(self._backend, self.store_ref)
-
-    async def keys(self) -> list[str]:
-        """Return this store's keys, sorted by code point."""
-        return Keys().run(self._backend, self.store_ref)
-
-    async def clear(self) -> None:
-        """Remove every key of this store (other stores keep theirs)."""
-        Clear().run(self._backend, self.store_ref)
-
-    def store(self, name: str) -> KV:
-        """Return a KV on the store named `name`; `""` returns to this KV's local store."""
-        return KV(self._backend, _switch(SetStore(name), self._home, "KV"), self._home)
-
-    def reply_to(self, message: Any) -> dict[str, Any]:
-        """Run a kv command message against this store; return its reply (as `execute_kv`).
-
-        Synchronous, for the `[kv]` box, whose delivery is synchronous: the backend commits
-        inline, so the coroutine `execute` would only add a layer.
+        `async for change in kv.watch():` sees changes made by this process and by others
+        (within `POLL_SECONDS`), in commit order; `found` is false for a delete or an expiry.
         """
-        return _execute(self._backend, self.store_ref, message, parse_kv_command)
+        return self._changes(None)
 
-    async def execute(self, message: Any) -> dict[str, Any]:
-        """Run a kv command message against this store; return its reply (as `execute_kv`)."""
-        return self.reply_to(message)
-
-    def __repr__(self) -> str:
-        return f"<KV on {self.store_ref}>"
+    parse = staticmethod(KV_COMMANDS.parse)  # the box's hot path: no extra call
+    SetStore = SetStore
 
 
-class DB:
+@DB_COMMANDS.add_methods
+class DB(_Facade):
     """A document store of a patch (storage.md's db): collections of documents.
 
     Collections are strings (up to 100 bytes of UTF-8), created by their first insert; documents
-    are dicts of message values with string keys. Bad arguments raise CommandError with the
-    message the `[db]` box would reply with (an insert whose `_id` is taken too); storage
-    failures raise StorageError. See `db.py` for what the store does to `_id`, `_created` and
-    `_updated`.
+    are dicts of message values with string keys. There is one async method per db command
+    (`insert`, `find`, `find_one`, `update`, `replace`, `delete`, `count`, `drop`); bad
+    arguments raise CommandError with the message the `[db]` box would reply with (an insert
+    whose `_id` is taken too); storage failures raise StorageError. See `documents.py` for what
+    the store does to `_id`, `_created` and `_updated`.
     """
 
-    __slots__ = ("_backend", "_home", "store_ref")
+    __slots__ = ()
+    commands = DB_COMMANDS
+    parse = staticmethod(DB_COMMANDS.parse)
+    SetStore = DbSetStore
 
-    def __init__(self, backend: Backend, store_ref: StoreRef, home: StoreRef | None = None):
-        self._backend = backend
-        self._home = home
-        #: the store this DB reads and writes
-        self.store_ref = store_ref
+    def watch(self, collection: str) -> Changes:
+        """Yield `{op: "changed", collection, id, doc}` for every later change to `collection`.
 
-    async def insert(self, collection: str, doc: dict[str, Any]) -> str:
-        """Add `doc` to `collection`, durably, before returning; return its `_id`."""
-        return Insert(collection, doc).run(self._backend, self.store_ref)
-
-    async def find(
-        self,
-        collection: str,
-        query: dict[str, Any] | None = None,
-        *,
-        sort: dict[str, int] | None = None,
-        limit: int | None = None,
-        skip: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Return the documents matching `query` (all without one), in insertion order unless
-        `sort` (`{field: 1 | -1, ...}`) is given; `skip` and `limit` apply after sorting."""
-        return Find(collection, query, sort, limit, skip).run(self._backend, self.store_ref)
-
-    async def find_one(self, collection: str, id: str) -> dict[str, Any] | None:
-        """Return the document with `_id` `id`, or None if there is none."""
-        return FindOne(collection, id).run(self._backend, self.store_ref)
-
-    async def update(self, collection: str, id: str, doc: dict[str, Any]) -> bool:
-        """Merge `doc`'s fields into document `id` (shallowly); return whether it existed."""
-        return Update(collection, id, doc).run(self._backend, self.store_ref)
-
-    async def replace(self, collection: str, id: str, doc: dict[str, Any]) -> bool:
-        """Replace document `id`'s fields by `doc`'s (keeping `_id` and `_created`); return
-        whether it existed."""
-        return Replace(collection, id, doc).run(self._backend, self.store_ref)
-
-    async def delete(self, collection: str, id: str) -> bool:
-        """Remove document `id`; return whether it existed."""
-        return DeleteDoc(collection, id).run(self._backend, self.store_ref)
-
-    async def count(self, collection: str, query: dict[str, Any] | None = None) -> int:
-        """Return how many documents match `query` (all of the collection's without one)."""
-        return Count(collection, query).run(self._backend, self.store_ref)
-
-    async def drop(self, collection: str) -> None:
-        """Remove `collection` and its documents (other collections keep theirs)."""
-        Drop(collection).run(self._backend, self.store_ref)
-
-    def store(self, name: str) -> DB:
-        """Return a DB on the store named `name`; `""` returns to this DB's local store."""
-        return DB(self._backend, _switch(DbSetStore(name), self._home, "DB"), self._home)
-
-    def reply_to(self, message: Any) -> dict[str, Any]:
-        """Run a db command message against this store; return its reply (as `execute_db`)."""
-        return _execute(self._backend, self.store_ref, message, parse_db_command)
-
-    async def execute(self, message: Any) -> dict[str, Any]:
-        """Run a db command message against this store; return its reply (as `execute_db`)."""
-        return self.reply_to(message)
-
-    def __repr__(self) -> str:
-        return f"<DB on {self.store_ref}>"
-
-
-def _switch(command: SetStore, home: StoreRef | None, what: str) -> StoreRef:
-    """Return the store a `KV.store`/`DB.store` call selects (`""`: the local store `home`)."""
-    if command.value:
-        return StoreRef.named(command.value)
-    if home is None:
-        raise invalid(command, f"needs a store name: this {what} has no local store to return to")
-    return home
-
-
-def _execute(
-    backend: Backend, store: StoreRef, message: Any, parse: Callable[[Any], Any]
-) -> dict[str, Any]:
-    """Parse and run one command message; return its reply, or an error reply (never raise)."""
-    try:
-        command = parse(message)
-    except CommandError as error:
-        return error_reply(error)
-    try:
-        result = command.run(backend, store)
-    except CommandError as error:  # a command the data refuses: an insert with a taken _id
-        return error_reply(error)
-    except StorageError as error:
-        return {"op": "error", "message": f"{command.owner}: '{command.verb}' failed: {error}"}
-    return command.reply(result)
+        As `KV.watch`; `doc` is None when the document was deleted (or its collection dropped).
+        """
+        return self._changes(collection)
 
 
 def _stores(owner: str, local: str | None, name: str | None) -> tuple[StoreRef | None, StoreRef]:
@@ -340,3 +303,74 @@ def _stores(owner: str, local: str | None, name: str | None) -> tuple[StoreRef |
         return home, StoreRef.named(name)
     except CommandError as error:
         raise CommandError(f"{owner}: {error}") from None
+
+
+class Changes:
+    """What `KV.watch`/`DB.watch` return: an async iterator of every later change.
+
+    A plain iterator class rather than an async generator, so that leaving an `async for`
+    early needs no `aclose()`: the watch stops when the iterator is dropped, or at once with
+    `close()` or `async with kv.watch() as changes:`.
+    """
+
+    def __init__(self, backend: Any, listen: Callable[[Callable[[Any], None]], Any]) -> None:
+        self._backend = backend
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._wakeup: Callable[[], Any] | None = None  # wakes `__anext__` for a change of ours
+        me = weakref.ref(self)  # the storage's listener must not keep the iterator alive
+
+        def queued(message: dict[str, Any]) -> None:
+            changes = me()
+            if changes is not None:
+                changes._queue.append(message)
+                if changes._wakeup is not None:
+                    changes._wakeup()
+
+        self._stop = listen(queued)
+
+    def __aiter__(self) -> Changes:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        queue = self._queue
+        while not queue:
+            self._backend.poll()
+            if not queue:
+                await self._wait(POLL_SECONDS)
+        return queue.popleft()
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait `seconds` (for other processes' changes) or until this process makes a change,
+        under whichever event loop runs us (the facade works under trio and asyncio)."""
+        import sniffio
+
+        try:
+            if sniffio.current_async_library() == "trio":
+                import trio
+
+                event = trio.Event()
+                self._wakeup = event.set
+                with trio.move_on_after(seconds):
+                    await event.wait()
+            else:
+                import asyncio
+
+                waiting = asyncio.Event()
+                self._wakeup = waiting.set
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting.wait(), seconds)
+        finally:
+            self._wakeup = None
+
+    def close(self) -> None:
+        """Stop watching (idempotent)."""
+        self._stop()
+
+    async def __aenter__(self) -> Changes:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,13 +1,19 @@
-"""The backend protocol's contract, run against every backend (LMDB and in-memory)."""
+"""The backend protocols' contract (`storage/backend.py`), run against every backend: each entry
+of `LOCATIONS` in conftest.py. The transactions of one patch's `Backend`, then the
+administration of a `StorageLocation` that `patchflow data` relies on."""
 
 from __future__ import annotations
+
+import contextlib
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from patchflow.errors import StorageError
-from patchflow.storage import MAX_KEY_BYTES
+from patchflow.storage import MAX_KEY_BYTES, SPACES, StorageBusy
+from patchflow.storage.backends.protocol import Unsupported
 
 
 def put_all(backend, space, items):
@@ -167,8 +173,8 @@ def test_a_closed_backend_refuses_work_and_closing_twice_is_harmless(backend):
         backend.write(lambda txn: txn.put("kv", b"k", b"v"))
 
 
-def test_location_says_where_the_data_lives(backend, tmp_path):
-    assert backend.location in (str(tmp_path / "env"), ":memory:")
+def test_location_says_where_the_data_lives(backend, location):
+    assert location.location in backend.location
 
 
 def test_get_reads_one_value_like_a_read_transaction(backend):
@@ -176,3 +182,94 @@ def test_get_reads_one_value_like_a_read_transaction(backend):
     assert backend.get("kv", b"k") == b"v"
     assert backend.get("kv", b"missing") is None
     assert backend.get("docs", b"k") is None
+
+
+def test_count_says_how_many_keys_a_space_holds(backend):
+    put_all(backend, "kv", [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+    put_all(backend, "docs", [(b"d", b"4")])
+    assert backend.read(lambda txn: (txn.count("kv"), txn.count("docs"), txn.count("ids"))) == (
+        3,
+        1,
+        0,
+    )
+    assert backend.write(lambda txn: (txn.delete("kv", b"a"), txn.count("kv"))) == (True, 2)
+
+
+# ---- the location: what `patchflow data` needs ---------------------------------------------
+
+
+@contextlib.contextmanager
+def patch_with_data(location, patch_id, key=b"k"):
+    """Open a patch on `location` holding one kv key; closed afterwards (in-memory data goes)."""
+    backend = location.open(patch_id, SPACES)
+    try:
+        backend.write(lambda txn: txn.put("kv", key, b"value"))
+        yield backend
+    finally:
+        backend.close()
+
+
+def ours(location):
+    return [patch for patch in location.patches() if patch.startswith("contract-")]
+
+
+def test_a_location_lists_the_patches_holding_data_in_id_order(location):
+    assert not location.has_patch("contract-b")
+    with patch_with_data(location, "contract-b"), patch_with_data(location, "contract-a"):
+        assert ours(location) == ["contract-a", "contract-b"]
+        assert location.has_patch("contract-a") and not location.has_patch("contract-c")
+
+
+def test_usage_gives_a_size_and_the_time_of_the_last_write(location):
+    before = time.time()
+    with patch_with_data(location, "contract-used"):
+        usage = location.usage("contract-used")
+        assert usage.size > 0
+        # a generous bound: file systems keep mtimes coarsely
+        assert usage.last_write is None or before - 5 <= usage.last_write <= time.time() + 5
+
+
+def test_a_patch_open_anywhere_cannot_be_deleted_and_keeps_its_data(location):
+    with patch_with_data(location, "contract-busy") as backend:
+        with pytest.raises(StorageBusy, match="open"):
+            location.check_deletable("contract-busy")
+        with pytest.raises(StorageBusy, match="open"):
+            location.delete("contract-busy")
+        assert backend.get("kv", b"k") == b"value"
+        assert location.has_patch("contract-busy")
+
+
+def test_a_deleted_patch_is_gone_and_opens_again_empty(location):
+    with patch_with_data(location, "contract-gone"):
+        pass
+    location.check_deletable("contract-gone")
+    location.delete("contract-gone")
+    location.delete("contract-gone")  # already gone: nothing to do
+    assert not location.has_patch("contract-gone")
+    assert "contract-gone" not in location.patches()
+    reopened = location.open("contract-gone", SPACES)
+    try:
+        assert reopened.read(lambda txn: txn.count("kv")) == 0
+    finally:
+        reopened.close()
+
+
+def test_a_backup_is_a_consistent_copy_that_was_checked_or_unsupported(location, tmp_path):
+    def check(copy):
+        return copy.get("kv", b"k"), copy.read(lambda txn: txn.count("kv"))
+
+    destination = str(tmp_path / "backup")
+    with patch_with_data(location, "contract-saved"):
+        try:
+            seen = location.backup("contract-saved", destination, SPACES, check)
+        except Unsupported as error:
+            assert "export" in str(error)  # `data backup` writes an export dump instead
+            return
+    assert seen == (b"value", 1)
+
+    def refuse(copy):
+        raise RuntimeError("not this copy")
+
+    with pytest.raises(RuntimeError):
+        location.backup("contract-saved", str(tmp_path / "refused"), SPACES, refuse)
+    assert not (tmp_path / "refused").exists()

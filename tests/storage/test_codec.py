@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from patchflow.errors import CommandError
 from patchflow.storage import UnstorableValue, decode, encode
-from patchflow.storage.codec import MAX_DEPTH
+from patchflow.storage.layout.codec import MAX_DEPTH
 from patchflow.testing import exactly_equal
 from patchflow.testing import message_values as generate_message_values
 

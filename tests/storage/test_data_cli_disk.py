@@ -152,7 +152,7 @@ def test_ls_show_and_export_work_on_read_only_storage():
 
 STOPPED_BACKUP = """
 import sys, time
-from patchflow.storage import lmdb_env
+from patchflow.storage.backends import lmdb_env
 copy = lmdb_env.SharedEnv.copy
 def copy_then_hang(self, destination):  # a copy caught half-way, held there
     copy(self, destination)
@@ -194,7 +194,7 @@ def test_a_backup_stopped_mid_copy_leaves_nothing_under_its_name(tmp_path, start
 
 
 def test_a_failed_copy_leaves_no_destination_and_no_temporary(tmp_path, monkeypatch):
-    from patchflow.storage import lmdb_env
+    from patchflow.storage.backends import lmdb_env
 
     seed(tmp_path / "data", keys=2)
 

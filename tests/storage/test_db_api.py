@@ -12,8 +12,8 @@ import trio
 
 from patchflow.errors import CommandError, StorageError
 from patchflow.storage import SPACES, StoreRef, open_storage
-from patchflow.storage import db as db_module
-from patchflow.storage import scan as scan_module
+from patchflow.storage.commands import db as db_module
+from patchflow.storage.commands import scan as scan_module
 
 NANOID = re.compile(r"[A-Za-z0-9_-]{21}")
 
@@ -359,10 +359,10 @@ def test_local_and_named_db_stores_are_isolated(storage):
     run(scenario)
 
 
-def test_a_named_store_is_shared_between_db_store_and_a_named_box(storage):
+def test_a_named_store_is_shared_between_db_store_and_a_named_box(storage, box_reply):
     async def scenario():
         await storage.db(local="py-1").store("shop").insert("items", {"name": "pen"})
-        reply = await storage.execute_db(StoreRef.named("shop"), {"find": "items"})
+        reply = box_reply(storage.db(local="db-1", name="shop"), {"find": "items"})
         assert [d["name"] for d in reply["docs"]] == ["pen"]
         assert await storage.db(name="shop").count("items") == 1
 
@@ -382,11 +382,11 @@ def test_store_of_the_empty_name_returns_to_the_local_store(storage):
         storage.db()
 
 
-def test_a_bad_store_name_raises_with_the_message_of_the_set_store_reply(storage):
+def test_a_bad_store_name_raises_with_the_message_of_the_set_store_reply(storage, box_reply):
     db = storage.db(local="py-1")
     with pytest.raises(CommandError) as caught:
         db.store("a\x00b")
-    reply = run(storage.execute_db, db.store_ref, {"type": "setStore", "value": "a\x00b"})
+    reply = box_reply(db, {"type": "setStore", "value": "a\x00b"})
     assert str(caught.value) == reply["message"]
     assert reply["message"].startswith("db: 'setStore' ")
 
@@ -442,18 +442,18 @@ VERB_OF = {"find_one": "findOne"}
 
 @pytest.mark.parametrize(("method", "args", "kwargs", "fields"), BAD_CALLS)
 def test_bad_arguments_raise_with_the_message_of_the_error_reply(
-    storage, method, args, kwargs, fields
+    storage, box_reply, method, args, kwargs, fields
 ):
     db = storage.db(name="s")
     with pytest.raises(CommandError) as caught:
         run(lambda: getattr(db, method)(*args, **kwargs))
     message = {"type": VERB_OF.get(method, method), **fields}
-    reply = run(storage.execute_db, db.store_ref, message)
+    reply = box_reply(db, message)
     assert reply["op"] == "error"
     assert str(caught.value) == reply["message"]
 
 
-def test_a_closed_storage_raises_storage_error_and_execute_replies_with_an_error(storage):
+def test_a_closed_storage_raises_storage_error_and_a_box_replies_with_an_error(storage, box_reply):
     db = storage.db(name="s")
     run(db.insert, "c", {})
     storage.close()
@@ -461,13 +461,13 @@ def test_a_closed_storage_raises_storage_error_and_execute_replies_with_an_error
         run(db.find, "c")
     with pytest.raises(StorageError, match="closed"):
         run(db.insert, "c", {})
-    reply = run(storage.execute_db, db.store_ref, {"insert": ["c", {}]})
+    reply = box_reply(db, {"insert": ["c", {}]})
     assert reply["op"] == "error"
     assert reply["message"].startswith("db: 'insert' failed: ")
-    assert run(db.execute, {"find": "c"})["message"].startswith("db: 'find' failed: ")
+    assert box_reply(db, {"find": "c"})["message"].startswith("db: 'find' failed: ")
 
 
-def test_a_failed_write_leaves_the_data_as_it_was(storage, monkeypatch):
+def test_a_failed_write_leaves_the_data_as_it_was(storage, box_reply, monkeypatch):
     db = storage.db(name="s")
     doc_id = run(db.insert, "c", {"v": 1})
     before = run(db.find, "c")
@@ -481,7 +481,7 @@ def test_a_failed_write_leaves_the_data_as_it_was(storage, monkeypatch):
         {"update": ["c", doc_id, {"v": 3}]},
         {"replace": ["c", doc_id, {"v": 4}]},
     ]:
-        reply = run(db.execute, message)
+        reply = box_reply(db, message)
         assert reply["op"] == "error"
         assert "disk full (simulated)" in reply["message"]
     monkeypatch.undo()

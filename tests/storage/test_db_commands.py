@@ -8,6 +8,8 @@ import trio
 
 from patchflow.errors import CommandError
 from patchflow.storage import (
+    DB,
+    DB_COMMANDS,
     Count,
     DbSetStore,
     DeleteDoc,
@@ -34,7 +36,7 @@ FIELDS = {
     "drop": ("collection",),
     "setStore": ("value",),
 }
-VERBS = "insert, find, findOne, update, replace, delete, count, drop, setStore"
+VERBS = ", ".join(DB_COMMANDS)  # insert, find, findOne, update, replace, delete, count, ...
 
 
 def typed(verb, args):
@@ -60,9 +62,9 @@ def command(request):
 
 
 @pytest.fixture
-def send(storage):
-    """`send(message, store=STORE)`: run a message through `execute_db`; return the reply."""
-    return lambda message, store=STORE: trio.run(storage.execute_db, store, message)
+def send(storage, box_reply):
+    """`send(message, store=STORE)`: run a message as a `[db]` box does; return the reply."""
+    return lambda message, store=STORE: box_reply(DB(storage.backend, store), message)
 
 
 def test_the_three_forms_parse_to_the_same_command(command):
@@ -210,20 +212,17 @@ def test_set_store_replies_with_the_store_and_changes_no_data(send, command):
     assert send(command("count", "notes"))["count"] == 1
 
 
-def test_a_box_switches_stores_on_a_set_store_reply(storage):
+def test_a_set_store_command_names_the_store_the_box_switches_to(storage, box_reply):
     db = storage.db(local="db-1")
-
-    async def scenario():
-        await db.execute({"insert": ["notes", {"where": "local"}]})
-        reply = await db.execute({"setStore": "shared"})
-        shared = db.store(reply["value"])
-        assert shared.store_ref == StoreRef.named("shared")
-        assert (await shared.execute({"count": "notes"}))["count"] == 0
-        back = shared.store((await shared.execute(["setStore", ""]))["value"])
-        assert back.store_ref == StoreRef.local("db-1")
-        assert (await back.execute({"find": "notes"}))["docs"][0]["where"] == "local"
-
-    trio.run(scenario)
+    box_reply(db, {"insert": ["notes", {"where": "local"}]})
+    command = db.parse({"setStore": "shared"})
+    assert isinstance(command, db.SetStore)
+    shared = db.store(command.value)
+    assert shared.store_ref == StoreRef.named("shared")
+    assert box_reply(shared, {"count": "notes"})["count"] == 0
+    back = shared.store(shared.parse(["setStore", ""]).value)
+    assert back.store_ref == StoreRef.local("db-1")
+    assert box_reply(back, {"find": "notes"})["docs"][0]["where"] == "local"
 
 
 def test_extra_fields_in_a_typed_command_are_ignored(send):
@@ -237,7 +236,7 @@ def test_optional_fields_may_be_null(send):
     assert send({"type": "count", "collection": "c", "query": None})["count"] == 1
 
 
-def test_replies_come_in_command_order(storage):
+def test_replies_come_in_command_order(storage, box_reply):
     db = storage.db(local="db-1")
     messages = [
         ["insert", "c", {"_id": "a"}],
@@ -248,10 +247,7 @@ def test_replies_come_in_command_order(storage):
         ["find", "c"],
     ]
 
-    async def scenario():
-        return [await db.execute(message) for message in messages]
-
-    replies = trio.run(scenario)
+    replies = [box_reply(db, message) for message in messages]
     assert [reply["op"] for reply in replies] == [
         "insert",
         "count",
@@ -292,7 +288,7 @@ def test_an_unknown_verb_is_an_error_listing_the_known_ones(send, message):
 INSERT = "'insert' needs collection (string) and doc (dict)"
 FIND = (
     "'find' needs collection (string), and optionally query (dict), sort ({field: 1 or -1}),"
-    " limit and skip (non-negative integers)"
+    " limit (non-negative integer), skip (non-negative integer) and explain (true or false)"
 )
 ID_NEEDS = "collection (string) and id (string)"
 DOC_NEEDS = "collection (string), id (string) and doc (dict)"
@@ -314,7 +310,12 @@ DOC_NEEDS = "collection (string), id (string) and doc (dict)"
         ("update", ("notes", "x", 5), f"'update' needs {DOC_NEEDS}"),
         ("replace", ("notes", None, {}), f"'replace' needs {DOC_NEEDS}"),
         ("delete", ("notes", b"x"), f"'delete' needs {ID_NEEDS}"),
-        ("count", (["notes"],), "'count' needs collection (string), and optionally query (dict)"),
+        (
+            "count",
+            (["notes"],),
+            "'count' needs collection (string), and optionally query (dict) and explain (true"
+            " or false)",
+        ),
         ("drop", (5,), "'drop' needs collection (string)"),
         ("setStore", (3,), "'setStore' needs value (string)"),
     ],
@@ -433,15 +434,15 @@ def test_bad_paging_is_an_error_reply(send, field, value):
         ({"a": {1: 2}}, "doc.a"),
     ],
 )
-def test_an_unstorable_doc_is_an_error_and_nothing_is_stored(storage, doc, where):
+def test_an_unstorable_doc_is_an_error_and_nothing_is_stored(storage, box_reply, doc, where):
     db = storage.db(name="s")
 
     async def scenario():
         doc_id = await db.insert("c", {"v": "before"})
         replies = [
-            await db.execute({"type": "insert", "collection": "c", "doc": doc}),
-            await db.execute({"type": "update", "collection": "c", "id": doc_id, "doc": doc}),
-            await db.execute({"type": "replace", "collection": "c", "id": doc_id, "doc": doc}),
+            box_reply(db, {"type": "insert", "collection": "c", "doc": doc}),
+            box_reply(db, {"type": "update", "collection": "c", "id": doc_id, "doc": doc}),
+            box_reply(db, {"type": "replace", "collection": "c", "id": doc_id, "doc": doc}),
         ]
         return doc_id, replies, await db.find("c")
 
@@ -560,3 +561,54 @@ def test_commands_that_fail_store_nothing(send):
         assert send(message)["op"] == "error"
     assert send(["count", "c"])["count"] == 0
     assert send(["find", "c"])["docs"] == []
+
+
+def test_every_reply_has_the_fields_its_command_declares_for_the_help(send):
+    from patchflow.storage import DB_COMMANDS
+
+    doc_id = send({"insert": ["c", {"n": 1}]})["id"]
+    examples = {
+        "insert": {"insert": ["c", {"n": 2}]},
+        "find": {"find": "c"},
+        "findOne": {"findOne": ["c", doc_id]},
+        "update": {"update": ["c", doc_id, {"n": 3}]},
+        "replace": {"replace": ["c", doc_id, {"n": 4}]},
+        "delete": {"delete": ["c", doc_id]},
+        "count": {"count": "c"},
+        "drop": {"drop": "c"},
+        "createIndex": {"createIndex": ["c", "n"]},
+        "dropIndex": {"dropIndex": ["c", "n"]},
+        "indexes": {"indexes": "c"},
+        "setStore": {"setStore": "x"},
+        "batch": {"batch": [{"count": "c"}]},
+    }
+    assert list(examples) == list(DB_COMMANDS)  # a new command needs an example here
+    for verb, message in examples.items():
+        assert list(send(message)) == ["op", *DB_COMMANDS[verb].replies], verb
+
+
+def test_the_python_methods_have_the_signatures_storage_md_gives():
+    import inspect
+
+    from patchflow.storage import DB
+
+    find = inspect.signature(DB.find)
+    assert list(find.parameters) == [
+        "self",
+        "collection",
+        "query",
+        "sort",
+        "limit",
+        "skip",
+        "explain",
+    ]
+    assert [p.kind.name for p in find.parameters.values()][2:] == [
+        "POSITIONAL_OR_KEYWORD",
+        "KEYWORD_ONLY",
+        "KEYWORD_ONLY",
+        "KEYWORD_ONLY",
+        "KEYWORD_ONLY",
+    ]
+    assert (find.parameters["query"].default, find.parameters["skip"].default) == (None, 0)
+    assert list(inspect.signature(DB.find_one).parameters) == ["self", "collection", "id"]
+    assert DB.delete.__qualname__ == "DB.delete"

@@ -120,8 +120,8 @@ def test_kinds_never_mix(find):
     assert find({"v": 0.0}) == find({"v": -0.0}) == ["zero"]
 
 
-def test_an_unknown_operator_is_an_error_reply(storage):
-    reply = trio.run(storage.db(name="q").execute, {"find": ["docs", {"v": {"$where": "x"}}]})
+def test_an_unknown_operator_is_an_error_reply(storage, box_reply):
+    reply = box_reply(storage.db(name="q"), {"find": ["docs", {"v": {"$where": "x"}}]})
     assert reply["op"] == "error"
     assert "unknown query operator '$where'" in reply["message"]
 
@@ -430,3 +430,26 @@ def test_find_agrees_with_a_plain_python_filter(storage, docs, query, change):
             assert [d["_id"] for d in await db.find("c", query)] == expected
 
     trio.run(scenario)
+
+
+# ---- paging ------------------------------------------------------------------------------------
+
+
+def test_paging_skips_then_limits(storage):
+    db = storage.db(name="p")
+
+    async def fill():
+        for i in range(10):
+            await db.insert("c", {"i": i})
+
+    trio.run(fill)
+
+    def page(skip, limit):
+        return [doc["i"] for doc in trio.run(lambda: db.find("c", skip=skip, limit=limit))]
+
+    assert page(2, 3) == [2, 3, 4]
+    assert page(None, None) == list(range(10))
+    assert page(8, None) == [8, 9]
+    assert page(None, 2) == [0, 1]
+    assert page(20, 5) == []
+    assert page(0, 0) == []

@@ -13,17 +13,10 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patchflow.storage import (
-    SPACES,
-    LmdbBackend,
-    MemoryBackend,
-    StoreRef,
-    codec,
-    inventory,
-    open_storage,
-)
-from patchflow.storage import dump as dumps
-from patchflow.storage import keys as layout
+from patchflow.storage import SPACES, LmdbBackend, MemoryBackend, StoreRef, open_storage
+from patchflow.storage.layout import codec, inventory
+from patchflow.storage.layout import keys as layout
+from patchflow.storage.tools import dump as dumps
 from patchflow.testing import exactly_equal, message_values
 
 MARKER_KEYS = st.sampled_from(["$bytes", "$float", "$escape", "$other", "bytes"])
@@ -165,7 +158,8 @@ def seeded(backend):
 
 def test_a_dump_has_a_header_records_in_key_order_and_an_end_line(seeded):
     lines = [json.loads(line) for line in export_bytes(seeded, "demo").splitlines()]
-    assert lines[0] == {"patchflow": "dump", "format": 1, "patch": "demo", "storage_format": 1}
+    now = layout.FORMAT_VERSION
+    assert lines[0] == {"patchflow": "dump", "format": 1, "patch": "demo", "storage_format": now}
     assert lines[1] == {"kind": "kv", "store": {"local": "kv-1"}, "key": "count", "value": 3}
     assert lines[2]["store"] == {"name": "s"} and lines[2]["value"] == {"$bytes": "AAE="}
     assert lines[3] == {"kind": "collection", "store": {"local": "history"}, "collection": "runs"}

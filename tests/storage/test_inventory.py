@@ -1,13 +1,13 @@
-"""Inventories (`storage/inventory.py`): what a patch stores, per store and in total; deleting
-stores and whole patches; backups of a live patch."""
+"""Inventories (`storage/inventory.py`): what a patch stores, per store and in total, read over
+the backend protocol on every backend; deleting stores."""
 
 from __future__ import annotations
 
 import pytest
 import trio
 
-from patchflow.storage import StoreRef, open_storage
-from patchflow.storage import inventory as inv
+from patchflow.storage import StoreRef
+from patchflow.storage.layout import inventory as inv
 
 
 @pytest.fixture
@@ -58,43 +58,3 @@ def test_reading_one_store_and_one_collection(seeded):
     docs = inv.read_collection(seeded, StoreRef.local("history"), "runs")
     assert [doc["n"] for doc in docs] == [1, 2, 3]
     assert inv.read_collection(seeded, StoreRef.local("history"), "nope") is None
-
-
-def test_patches_are_the_directories_holding_storage(tmp_path):
-    for name in ("b", "a"):
-        open_storage(name, tmp_path).close()
-    (tmp_path / "not-a-patch").mkdir()
-    open_storage("a", tmp_path / "x").close()
-    (tmp_path / "x" / "a").rename(tmp_path / "bad id")  # storage, but no patch id names it
-    (tmp_path / "file").write_text("x")
-    assert inv.list_patches(str(tmp_path)) == ["a", "b"]
-    assert inv.list_patches(str(tmp_path / "missing")) == []
-    with pytest.raises(inv.BadPath, match="not a directory"):
-        inv.list_patches(str(tmp_path / "file"))
-    directory = inv.patch_directory(str(tmp_path), "a")
-    assert inv.disk_usage(directory) > 0 and inv.last_write(directory) > 0
-
-
-def test_storage_open_in_this_process_cannot_be_deleted(tmp_path):
-    with (
-        open_storage("open", tmp_path),
-        pytest.raises(inv.StorageBusy, match="open in this process"),
-    ):
-        inv.delete_patch(str(tmp_path / "open"))
-    inv.delete_patch(str(tmp_path / "open"))
-    assert not (tmp_path / "open").exists()
-
-
-def test_a_backup_needs_a_new_or_empty_directory(tmp_path):
-    with open_storage("p", tmp_path / "data") as storage:
-        trio.run(storage.kv(name="s").set, "k", "v")
-        (tmp_path / "full").mkdir()
-        (tmp_path / "full" / "x").write_text("x")
-        with pytest.raises(inv.BadPath, match="not empty"):
-            inv.backup(storage.backend, str(tmp_path / "full"))
-        with pytest.raises(inv.BadPath, match="cannot create"):
-            inv.backup(storage.backend, str(tmp_path / "no" / "such"))
-        (tmp_path / "empty").mkdir()
-        assert inv.backup(storage.backend, str(tmp_path / "empty")) == inv.Totals(1, 0, 0)
-    with open_storage("empty", tmp_path) as copy:
-        assert trio.run(copy.kv(name="s").get, "k") == "v"

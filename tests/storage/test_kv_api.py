@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from patchflow.errors import CommandError, StorageError
 from patchflow.storage import (
     FORMAT_VERSION,
+    KV,
     SPACES,
     StoreRef,
     check_patch_id,
@@ -17,7 +18,7 @@ from patchflow.storage import (
     encode,
     open_storage,
 )
-from patchflow.storage.keys import FORMAT_KEY, encode_key
+from patchflow.storage.layout.keys import FORMAT_KEY, encode_key
 
 
 def test_the_python_api_does_what_storage_md_says(storage):
@@ -43,8 +44,7 @@ def test_the_python_api_does_what_storage_md_says(storage):
 def test_a_named_store_is_shared_between_kv_store_and_a_named_box(storage):
     async def scenario():
         await storage.kv(local="py-1").store("settings").set("volume", 0.8)
-        reply = await storage.execute_kv(StoreRef.named("settings"), {"get": "volume"})
-        assert reply["value"] == 0.8
+        assert await KV(storage.backend, StoreRef.named("settings")).get("volume") == 0.8
         assert await storage.kv(name="settings").get("volume") == 0.8
 
     trio.run(scenario)
@@ -157,19 +157,18 @@ def test_keys_come_back_in_code_point_order(storage, keys):
         (lambda kv: kv.delete(b"k"), {"type": "delete", "key": b"k"}),
     ],
 )
-def test_bad_arguments_raise_with_the_message_of_the_error_reply(storage, call, message):
+def test_bad_arguments_raise_with_the_message_of_the_error_reply(storage, box_reply, call, message):
     kv = storage.kv(name="s")
     with pytest.raises(CommandError) as caught:
         trio.run(call, kv)
-    reply = trio.run(storage.execute_kv, kv.store_ref, message)
-    assert str(caught.value) == reply["message"]
+    assert str(caught.value) == box_reply(kv, message)["message"]
 
 
-def test_a_bad_store_name_raises_with_the_message_of_the_set_store_reply(storage):
+def test_a_bad_store_name_raises_with_the_message_of_the_set_store_reply(storage, box_reply):
     kv = storage.kv(local="py-1")
     with pytest.raises(CommandError) as caught:
         kv.store("a\x00b")
-    reply = trio.run(storage.execute_kv, kv.store_ref, {"type": "setStore", "value": "a\x00b"})
+    reply = box_reply(kv, {"type": "setStore", "value": "a\x00b"})
     assert str(caught.value) == reply["message"]
     with pytest.raises(CommandError, match="contains NUL"):
         storage.kv(name="a\x00b")
@@ -199,11 +198,11 @@ def test_the_format_version_is_recorded_and_a_newer_one_refused(data_dir):
             open_storage("p", data_dir)
 
 
-def test_a_closed_storage_raises_storage_error(storage):
+def test_a_closed_storage_raises_storage_error(storage, box_reply):
     kv = storage.kv(name="s")
     storage.close()
     with pytest.raises(StorageError, match="closed"):
         trio.run(kv.get, "k")
-    reply = trio.run(storage.execute_kv, kv.store_ref, {"get": "k"})
+    reply = box_reply(kv, {"get": "k"})
     assert reply["op"] == "error"
     assert reply["message"].startswith("kv: 'get' failed: ")

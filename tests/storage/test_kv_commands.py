@@ -4,12 +4,21 @@ command forms, and every kind of error reply, on each backend."""
 from __future__ import annotations
 
 import pytest
-import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
 from patchflow.errors import CommandError
-from patchflow.storage import Get, Keys, Set, SetStore, StoreRef, describe, parse_kv_command
+from patchflow.storage import (
+    KV,
+    KV_COMMANDS,
+    Get,
+    Keys,
+    Set,
+    SetStore,
+    StoreRef,
+    describe,
+    parse_kv_command,
+)
 
 STORE = StoreRef.named("box-store")
 
@@ -46,9 +55,9 @@ def command(request):
 
 
 @pytest.fixture
-def send(storage):
-    """`send(message, store=STORE)`: run a message through `execute_kv`; return the reply."""
-    return lambda message, store=STORE: trio.run(storage.execute_kv, store, message)
+def send(storage, box_reply):
+    """`send(message, store=STORE)`: run a message as a `[kv]` box does; return the reply."""
+    return lambda message, store=STORE: box_reply(KV(storage.backend, store), message)
 
 
 def test_the_three_forms_parse_to_the_same_command(command):
@@ -135,15 +144,16 @@ def test_set_store_replies_with_the_store_and_changes_no_data(send, command):
     assert send(command("keys")) == {"op": "keys", "keys": ["k"]}
 
 
-def test_a_box_switches_stores_on_a_set_store_reply(send):
-    store = StoreRef.for_box("kv-1")
-    send({"type": "set", "key": "where", "value": "local"}, store)
-    reply = send({"setStore": "shared"}, store)
-    store = StoreRef.for_box("kv-1", reply["value"])
-    assert store == StoreRef.named("shared") == SetStore("shared").store_for("kv-1")
-    assert send({"get": "where"}, store)["found"] is False
-    store = StoreRef.for_box("kv-1", send(["setStore", ""], store)["value"])
-    assert send({"get": "where"}, store)["value"] == "local"
+def test_a_set_store_command_names_the_store_the_box_switches_to(storage, box_reply):
+    kv = storage.kv(local="kv-1")
+    box_reply(kv, {"type": "set", "key": "where", "value": "local"})
+    command = kv.parse({"setStore": "shared"})
+    assert command == SetStore("shared") and isinstance(command, kv.SetStore)
+    shared = kv.store(command.value)
+    assert shared.store_ref == StoreRef.named("shared")
+    assert box_reply(shared, {"get": "where"})["found"] is False
+    back = shared.store(shared.parse(["setStore", ""]).value)
+    assert box_reply(back, {"get": "where"})["value"] == "local"
 
 
 def test_extra_fields_in_a_typed_command_are_ignored(send):
@@ -157,13 +167,14 @@ def test_no_argument_commands_accept_none_or_true_in_the_verb_keyed_form(send):
 
 # ---- errors --------------------------------------------------------------------------------
 
-VERBS = "get, set, delete, has, keys, clear, setStore"
+VERBS = ", ".join(KV_COMMANDS)  # get, set, delete, has, keys, clear, setStore, incr, ...
+SET_NEEDS = "'set' needs key (string) and value, and optionally ttl (milliseconds > 0)"
 
 
 def test_the_documented_error_messages_are_exact(send):
     assert send({"type": "set", "key": 5}) == {
         "op": "error",
-        "message": 'kv: \'set\' needs key (string) and value; got {"type": "set", "key": 5}',
+        "message": f'kv: {SET_NEEDS}; got {{"type": "set", "key": 5}}',
     }
     assert send({"type": "bang"}) == {
         "op": "error",
@@ -185,9 +196,9 @@ def test_an_unknown_verb_is_an_error_listing_the_known_ones(send, message):
 @pytest.mark.parametrize(
     ("verb", "args", "needs"),
     [
-        ("set", ("count",), "'set' needs key (string) and value"),  # no value
-        ("set", (5, 1), "'set' needs key (string) and value"),
-        ("set", (None, 1), "'set' needs key (string) and value"),
+        ("set", ("count",), SET_NEEDS),  # no value
+        ("set", (5, 1), SET_NEEDS),
+        ("set", (None, 1), SET_NEEDS),
         ("get", (5,), "'get' needs key (string)"),
         ("get", (b"k",), "'get' needs key (string)"),
         ("delete", ([],), "'delete' needs key (string)"),
@@ -211,8 +222,8 @@ def test_wrong_or_missing_fields_are_an_error_naming_what_was_expected(
         ({"type": "get"}, "'get' needs key (string)"),
         ({"get": []}, "'get' needs key (string)"),
         (["get"], "'get' needs key (string)"),
-        ({"type": "set", "key": "k"}, "'set' needs key (string) and value"),
-        ({"set": "k"}, "'set' needs key (string) and value"),
+        ({"type": "set", "key": "k"}, SET_NEEDS),
+        ({"set": "k"}, SET_NEEDS),
         (["setStore"], "'setStore' needs value (string)"),
     ],
 )
@@ -225,7 +236,7 @@ def test_a_missing_field_is_an_error_showing_the_message_received(send, message,
     [
         (["get", "a", "b"], '["get", "a", "b"]'),
         ({"get": ["a", "b"]}, '{"get": ["a", "b"]}'),
-        (["set", "a", 1, 2], '["set", "a", 1, 2]'),
+        (["set", "a", 1, 2, 3], '["set", "a", 1, 2, 3]'),
     ],
 )
 def test_too_many_arguments_is_an_error_showing_the_message(send, message, shown):
@@ -234,7 +245,7 @@ def test_too_many_arguments_is_an_error_showing_the_message(send, message, shown
     assert reply["message"].endswith(f"; got {shown}")
 
 
-@pytest.mark.parametrize("message", [["keys", 1], {"clear": 1}, {"keys": "x"}])
+@pytest.mark.parametrize("message", [["clear", 1], {"clear": 1}, {"clear": "x"}])
 def test_no_argument_commands_refuse_arguments(send, message):
     assert "takes no arguments" in send(message)["message"]
 
@@ -303,9 +314,7 @@ def test_set_store_to_a_name_that_cannot_name_a_store_is_an_error(send, command,
 def test_parse_raises_command_error_with_the_reply_message():
     with pytest.raises(CommandError) as caught:
         parse_kv_command({"type": "set", "key": 5})
-    assert str(caught.value) == (
-        'kv: \'set\' needs key (string) and value; got {"type": "set", "key": 5}'
-    )
+    assert str(caught.value) == f'kv: {SET_NEEDS}; got {{"type": "set", "key": 5}}'
 
 
 def test_commands_that_fail_store_nothing(send):
@@ -315,7 +324,8 @@ def test_commands_that_fail_store_nothing(send):
         ["set", "k", {1, 2}],
         ["set", "k" * 401, 1],
         {"op": "set", "key": "k", "ok": True},
-        ["set", "k", 1, 2],
+        ["set", "k", 1, 0],  # a ttl must be > 0
+        ["set", "k", 1, 2, 3],
     ]
     for message in bad:
         assert send(message)["op"] == "error"
@@ -324,9 +334,9 @@ def test_commands_that_fail_store_nothing(send):
 
 @given(st.one_of(st.text(max_size=450), st.integers(), st.none(), st.binary(max_size=4)))
 def test_the_fast_typed_get_parses_exactly_as_the_generic_parser(key):
-    from patchflow.storage.commands import parse_command
-    from patchflow.storage.kv import KV_COMMANDS
+    from patchflow.storage import KV_COMMANDS, CommandSet
 
+    generic = CommandSet("kv", tuple(KV_COMMANDS.values()), fast=False)
     message = {"type": "get", "key": key}
 
     def outcome(parse):
@@ -336,4 +346,38 @@ def test_the_fast_typed_get_parses_exactly_as_the_generic_parser(key):
             return ("error", str(error))
         return ("ok", command.key, command.key_bytes)
 
-    assert outcome(parse_kv_command) == outcome(lambda m: parse_command("kv", m, KV_COMMANDS))
+    assert outcome(parse_kv_command) == outcome(generic.parse)
+
+
+def test_every_reply_has_the_fields_its_command_declares_for_the_help(send):
+    from patchflow.storage import KV_COMMANDS
+
+    examples = {
+        "get": {"get": "k"},
+        "set": {"set": ["k", 1]},
+        "delete": {"delete": "k"},
+        "has": {"has": "k"},
+        "keys": ["keys"],
+        "clear": ["clear"],
+        "setStore": {"setStore": "x"},
+        "incr": {"incr": "n"},
+        "cas": ["cas", "c", None, 1],
+        "ttl": {"ttl": "k"},
+        "batch": {"batch": [["set", "b", 1]]},
+    }
+    assert list(examples) == list(KV_COMMANDS)  # a new command needs an example here
+    for verb, message in examples.items():
+        assert list(send(message)) == ["op", *KV_COMMANDS[verb].replies], verb
+
+
+def test_the_python_methods_are_generated_from_the_commands_with_their_signatures():
+    import inspect
+
+    from patchflow.storage import KV
+
+    assert str(inspect.signature(KV.set)) == (
+        "(self, key: 'str', value: 'Any', *, ttl: 'int | float | None' = None) -> 'None'"
+    )
+    assert inspect.getdoc(KV.get).startswith("Read the value under `key`.")
+    assert inspect.iscoroutinefunction(KV.keys)
+    assert not hasattr(KV, "set_store")  # setStore is KV.store(name) in Python

@@ -10,6 +10,7 @@ import trio
 
 from patchflow.errors import StorageError
 from patchflow.storage import SPACES, LmdbBackend, open_storage
+from patchflow.storage.backends.lmdb_admin import LmdbLocation
 
 SMALL = 256 << 10  # an initial map small enough that a test outgrows it quickly
 
@@ -23,7 +24,7 @@ def test_storage_lives_in_data_dir_slash_patch_id(tmp_path):
 
 def test_the_map_grows_to_hold_more_than_its_initial_size(tmp_path):
     chunk = bytes(range(256)) * 128  # 32 KiB
-    with open_storage("big", tmp_path, initial_map_size=SMALL) as storage:
+    with open_storage("big", storage=LmdbLocation(tmp_path, initial_map_size=SMALL)) as storage:
         kv = storage.kv(name="s")
 
         async def fill():
@@ -35,7 +36,7 @@ def test_the_map_grows_to_hold_more_than_its_initial_size(tmp_path):
 
         trio.run(fill)
         assert storage.backend.map_size > 4 * SMALL
-    with open_storage("big", tmp_path, initial_map_size=SMALL) as storage:
+    with open_storage("big", storage=LmdbLocation(tmp_path, initial_map_size=SMALL)) as storage:
         kv = storage.kv(name="s")
 
         async def read_back():
@@ -47,13 +48,14 @@ def test_the_map_grows_to_hold_more_than_its_initial_size(tmp_path):
 
 
 def test_a_write_beyond_the_size_limit_fails_and_leaves_the_data_as_it_was(tmp_path):
-    with open_storage("full", tmp_path, initial_map_size=SMALL, max_map_size=1 << 20) as storage:
+    location = LmdbLocation(tmp_path, initial_map_size=SMALL, max_map_size=1 << 20)
+    with open_storage("full", storage=location) as storage:
         kv = storage.kv(name="s")
         trio.run(kv.set, "k", "before")
         with pytest.raises(StorageError, match="size limit of 1 MiB"):
             trio.run(kv.set, "k", b"x" * (2 << 20))
         message = {"type": "set", "key": "k", "value": b"x" * (2 << 20)}
-        reply = trio.run(storage.execute_kv, kv.store_ref, message)
+        reply = kv.answer(kv.parse(message))
         assert reply["op"] == "error"
         assert reply["message"].startswith("kv: 'set' failed: cannot write patch storage at ")
         assert trio.run(kv.get, "k") == "before"

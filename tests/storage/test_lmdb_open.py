@@ -14,7 +14,8 @@ import trio
 
 from patchflow.errors import StorageError
 from patchflow.storage import open_storage
-from patchflow.storage.lmdb_open import OPEN_LOCK_FILE, DamagedStorage, open_lock
+from patchflow.storage.backends.lmdb_open import OPEN_LOCK_FILE, open_lock
+from patchflow.storage.backends.protocol import DamagedStorage
 
 
 def seed(data_dir, patch: str = "demo", keys: int = 400) -> str:
@@ -197,7 +198,7 @@ def test_the_open_lock_dies_with_its_process(tmp_path, start):
     directory = str(tmp_path / "demo")
     code = (
         "import sys, time\n"
-        "from patchflow.storage.lmdb_open import open_lock\n"
+        "from patchflow.storage.backends.lmdb_open import open_lock\n"
         "with open_lock(sys.argv[1]):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(60)\n"
@@ -212,7 +213,8 @@ def test_the_open_lock_dies_with_its_process(tmp_path, start):
 
 
 def test_checking_for_open_storage_while_a_thread_waits_to_open_it_does_not_deadlock(tmp_path):
-    from patchflow.storage import inventory, lmdb_env
+    from patchflow.storage.backends import lmdb_env
+    from patchflow.storage.backends.lmdb_admin import LmdbLocation
 
     directory = str(tmp_path / "demo")
     open_storage("demo", tmp_path).close()
@@ -224,7 +226,8 @@ def test_checking_for_open_storage_while_a_thread_waits_to_open_it_does_not_dead
                 break
             lmdb_env._envs_lock.release()
             opener.join(0.001)
-        checked = threading.Thread(target=inventory.check_not_open, args=(directory,))
+        location = LmdbLocation(tmp_path)
+        checked = threading.Thread(target=location.check_deletable, args=("demo",))
         checked.start()
         checked.join(timeout=30)
         assert not checked.is_alive(), "rm's check waited for the opener, which waits for rm"

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from patchflow.storage import open_storage
+from patchflow.storage.backends.lmdb_admin import LmdbLocation
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 DIE_MID_WRITE = """
 import os, signal, sys
 from patchflow.storage import StoreRef, encode, open_storage
-from patchflow.storage.keys import encode_key
+from patchflow.storage.layout.keys import encode_key
 storage = open_storage("durable", sys.argv[1])
 prefix = StoreRef.named("s").prefix
 def write_half_then_die(txn):
@@ -38,10 +39,12 @@ storage.backend.write(write_half_then_die)
 WRITE_MANY = """
 import sys, trio
 from patchflow.storage import open_storage
+from patchflow.storage.backends.lmdb_admin import LmdbLocation
 name, count = sys.argv[2], int(sys.argv[3])
 async def main():
     # a small first map, so that both writers grow it while the other is writing
-    with open_storage("shared", sys.argv[1], initial_map_size=64 << 10) as storage:
+    location = LmdbLocation(sys.argv[1], initial_map_size=64 << 10)
+    with open_storage("shared", storage=location) as storage:
         kv = storage.kv(name="s")
         for index in range(count):
             await kv.set(f"{name}-{index:04}", [name, index, "x" * 100])
@@ -89,7 +92,8 @@ def test_two_processes_writing_at_once_lose_nothing(start, tmp_path):
 
 
 def test_a_map_grown_by_another_process_is_adopted(python, tmp_path):
-    with open_storage("grown", tmp_path, initial_map_size=64 << 10) as storage:
+    location = LmdbLocation(tmp_path, initial_map_size=64 << 10)
+    with open_storage("grown", storage=location) as storage:
         kv = storage.kv(name="s")
         trio.run(kv.set, "mine", 1)
         grow = WRITE_MANY.replace('"shared"', '"grown"').replace('"x" * 100', '"x" * 4000')

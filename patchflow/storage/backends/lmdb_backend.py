@@ -1,11 +1,14 @@
 """The default backend: one LMDB environment per patch, in `DATA_DIR/PATCH_ID/`.
 
 LMDB gives what storage.md asks for: every write is one transaction committed with fsync before
-`write` returns, so a reply is never sent for data a crash could lose; a crash mid-write leaves
-the last committed state (LMDB never overwrites live pages); several processes share one
-environment, readers never blocking and writers serialised. Each space is a named LMDB
-database. How environments are opened, grown, shared and kept out of forked children is in
-`lmdb_env.py`; this module is the handle and the transactions in the backend protocol's terms.
+`write` returns, so a reply is never sent for data a crash could lose ("full" durability; in
+"process" durability it is committed without the fsync and flushed within a second, see
+`lmdb_flush.py`); a crash mid-write leaves the last committed state (LMDB never overwrites live
+pages); several processes share one environment, readers never blocking and writers
+serialised. Each space is a named LMDB database. How environments are opened, grown, shared
+and kept out of forked children is in `lmdb_env.py`; this module is the handle and the
+transactions in the backend protocol's terms, and `lmdb_admin.py` the data directory holding
+one environment per patch.
 
 **Reads run inline; so do writes.** Measured on the development machine (a 2-CPU Linux VM,
 ext4 on virtio, Python 3.11, py-lmdb 3.0; best or median of interleaved runs, the machine
@@ -36,9 +39,9 @@ from typing import TypeVar
 
 import lmdb
 
-from ..errors import StorageError
+from ...errors import StorageError
 from . import lmdb_env
-from .backend import prefix_end
+from .protocol import check_durability, prefix_end
 
 __all__ = ["DEFAULT_INITIAL_MAP_SIZE", "DEFAULT_MAX_MAP_SIZE", "LmdbBackend"]
 
@@ -57,13 +60,15 @@ class LmdbBackend:
         initial_map_size: the map size of a new environment, in bytes.
         max_map_size: the map never grows beyond this; a write that needs more fails with
             StorageError and stores nothing.
+        durability: `"full"` (each commit fsynced before `write` returns) or `"process"`
+            (committed before, flushed to disk within a second; see `lmdb_flush.py`).
 
     Storage on media that cannot be written opens read-only: reads work, writes raise
     StorageError (see `lmdb_open.py`).
 
     Raises:
         StorageError: the directory cannot be created or the environment cannot be opened;
-            `lmdb_open.DamagedStorage` if its data file is empty, cut short or not LMDB.
+            `backend.DamagedStorage` if its data file is empty, cut short or not LMDB.
     """
 
     def __init__(
@@ -73,12 +78,14 @@ class LmdbBackend:
         *,
         initial_map_size: int = DEFAULT_INITIAL_MAP_SIZE,
         max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+        durability: str = "full",
     ) -> None:
         self.location = os.fspath(path)
+        self.durability = check_durability(durability)
         self._spaces = tuple(spaces)
         self._sizes = (initial_map_size, max(initial_map_size, max_map_size))
         self._closed = False
-        self._shared = lmdb_env.acquire(self.location, self._spaces, *self._sizes)
+        self._shared = lmdb_env.acquire(self.location, self._spaces, *self._sizes, durability)
         self._pid = lmdb_env.current_pid
 
     def read(self, fn: Callable[[_LmdbTxn], T]) -> T:
@@ -90,7 +97,14 @@ class LmdbBackend:
 
     def write(self, fn: Callable[[_LmdbTxn], T]) -> T:
         shared = self._env()
-        return shared.write(lambda txn: fn(_LmdbTxn(txn, shared.dbs)))
+        result = shared.write(lambda txn: fn(_LmdbTxn(txn, shared.dbs)))
+        if shared.flusher is not None and self.durability == "full":
+            shared.flush()  # a "full" handle on an environment another opened for "process"
+        return result
+
+    def flush(self) -> None:
+        """Flush commits not yet on disk ("process" durability) now; else do nothing."""
+        self._env().flush()
 
     def close(self) -> None:
         if self._closed:
@@ -118,7 +132,9 @@ class LmdbBackend:
             raise StorageError(f"patch storage at {self.location} is closed; open it again")
         if self._pid != lmdb_env.current_pid:
             # Used in a forked child: never touch the parent's environment, open our own.
-            self._shared = lmdb_env.acquire(self.location, self._spaces, *self._sizes)
+            self._shared = lmdb_env.acquire(
+                self.location, self._spaces, *self._sizes, self.durability
+            )
             self._pid = lmdb_env.current_pid
         return self._shared
 

@@ -1,12 +1,21 @@
 """One LMDB environment per patch directory per process: opening, growing, fork() safety.
 
+Kept whole (~400 lines): the environment cache, its reference counts and the fork()/exit hooks
+guard one invariant (one environment per patch per process); split, that invariant would have no
+one home.
+
 `lmdb_backend.LmdbBackend` handles share a `SharedEnv` through this module's cache, keyed by
 `(realpath, pid)` with reference counts, because LMDB forbids opening one environment twice in a
 process (closing either would drop the other's locks).
 
-**Durability and sharing.** Environments are opened with `sync=True` (every commit is fsynced
-before `write` returns) and `lock=True` (several processes share one environment: readers never
-block, writers are serialised by LMDB's process-shared write lock).
+**Durability and sharing.** Environments are opened with `lock=True` (several processes share
+one environment: readers never block, writers are serialised by LMDB's process-shared write
+lock) and, for "full" durability, `sync=True` (every commit is fsynced before `write` returns).
+For "process" durability they are opened with `sync=False` and a `lmdb_flush.Flusher` flushes
+them within a second (that module says why this never corrupts the store on a process crash).
+An environment has the durability of the handle that opened it; a "full" handle on a "process"
+environment (one process opening a patch twice, with both) flushes after each of its own
+commits, and a "process" handle on a "full" environment simply gets full durability.
 
 **Map size.** LMDB maps the file at a fixed size. It starts modest (16 MiB by default, so a small
 patch takes little address space) and grows on demand: when a write hits `MapFullError` the
@@ -39,6 +48,7 @@ aborted, so it stores nothing.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
@@ -47,7 +57,8 @@ from typing import TypeVar
 
 import lmdb
 
-from ..errors import StorageError
+from ...errors import StorageError
+from .lmdb_flush import Flusher
 from .lmdb_open import make_directory, open_environment, storage_error
 
 __all__ = ["SharedEnv", "acquire", "current_pid", "is_open_here", "release"]
@@ -65,7 +76,12 @@ class SharedEnv:
     """
 
     def __init__(
-        self, path: str, spaces: tuple[str, ...], initial_map_size: int, max_map_size: int
+        self,
+        path: str,
+        spaces: tuple[str, ...],
+        initial_map_size: int,
+        max_map_size: int,
+        durability: str = "full",
     ) -> None:
         self.path = path
         self.max_map_size = max_map_size
@@ -77,12 +93,18 @@ class SharedEnv:
         self.env: lmdb.Environment | None = None
         self.read_only = False  # opened read-only: the media or permissions refuse writing
         self.dbs: dict[str, lmdb._Database] = {}
+        #: flushes a "process"-durability environment; None for "full" (LMDB syncs each commit)
+        self.flusher = (
+            Flusher(path, self.lock, lambda: self.env) if durability == "process" else None
+        )
         self.open_spaces(spaces)
 
     def opened(self) -> lmdb.Environment:
         """Return the environment, opening it (again) if needed. Call with `lock` held."""
         if self.env is None:
-            self.env, self.read_only = open_environment(self.path, self.map_size)
+            self.env, self.read_only = open_environment(
+                self.path, self.map_size, sync=self.flusher is None
+            )
             self.dbs = {}
             try:
                 self._open_dbs(self.spaces)
@@ -189,6 +211,10 @@ class SharedEnv:
                     " its directory or files cannot be written (read-only media or permissions);"
                     " copy it somewhere writable (patchflow data backup) to change it"
                 )
+            flusher = self.flusher
+            if flusher is not None and flusher.error is not None:
+                error, flusher.error = flusher.error, None
+                raise error  # a background flush failed: say so rather than go on silently
             self.busy += 1
             try:
                 resizes = 0
@@ -196,6 +222,8 @@ class SharedEnv:
                     try:
                         with env.begin(write=True) as txn:
                             result = fn(txn)
+                        if flusher is not None:
+                            flusher.committed()
                         return result
                     except lmdb.MapFullError:
                         self._grow(env)
@@ -240,13 +268,23 @@ class SharedEnv:
             )
         env.set_mapsize(min(size * 2, self.max_map_size))
 
+    def flush(self) -> None:
+        """Flush commits not yet on disk ("process" durability) now; else do nothing."""
+        with self.lock:
+            if self.flusher is not None and self.env is not None:
+                self.flusher.flush(self.env)
+
     def close(self) -> None:
-        """Close the environment (it opens again on next use). Call with `lock` held."""
+        """Close the environment, flushed (it opens again on next use). Call with `lock` held."""
         if self.env is not None:
-            self.map_size = self.env.info()["map_size"]
-            self.env.close()
-            self.env = None
-            self.dbs = {}
+            try:
+                if self.flusher is not None:
+                    self.flusher.flush(self.env)
+            finally:
+                self.map_size = self.env.info()["map_size"]
+                self.env.close()
+                self.env = None
+                self.dbs = {}
 
 
 # ---- one environment per directory per process, and fork() safety ----------------------------
@@ -298,12 +336,16 @@ os.register_at_fork(
 
 
 def acquire(
-    location: str, spaces: tuple[str, ...], initial_map_size: int, max_map_size: int
+    location: str,
+    spaces: tuple[str, ...],
+    initial_map_size: int,
+    max_map_size: int,
+    durability: str = "full",
 ) -> SharedEnv:
     """Return this process's environment in directory `location`, opening it if need be.
 
-    Each call counts as one more handle; `release` it when done. The sizes only matter when
-    this call opens the environment.
+    Each call counts as one more handle; `release` it when done. The sizes and the durability
+    only matter when this call opens the environment.
     """
     try:
         make_directory(location)
@@ -316,7 +358,7 @@ def acquire(
     with _envs_lock:
         shared = _envs.get((path, current_pid))
         if shared is None:
-            shared = SharedEnv(path, spaces, initial_map_size, max_map_size)
+            shared = SharedEnv(path, spaces, initial_map_size, max_map_size, durability)
             _envs[path, current_pid] = shared
         else:
             shared.open_spaces(spaces)
@@ -341,8 +383,18 @@ def release(shared: SharedEnv) -> None:
         shared.handles -= 1
         if shared.handles == 0:
             _envs.pop((shared.path, current_pid), None)
+            if shared.flusher is not None:
+                shared.flusher.stop()
             with shared.lock:
                 shared.close()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Flush every "process"-durability environment still open when the interpreter exits."""
+    for shared in list(_envs.values()):
+        with contextlib.suppress(Exception):  # nothing to tell at exit; the page cache has it
+            shared.flush()
 
 
 # ---- errors that say what to do ----------------------------------------------------------------

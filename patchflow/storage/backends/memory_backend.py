@@ -1,10 +1,12 @@
 """An in-memory backend with the same semantics as the LMDB one, for tests and throwaway runs.
 
-Selected with the data directory `:memory:` (`patchflow run --data-dir :memory:`, or
-`open_storage(patch_id, ":memory:")`) — the spelling SQLite uses, and not a name a real data
-directory is likely to have. Nothing is written to disk; the data lives as long as some handle
-on it is open. Handles opened with the same `name` in one process share one store, as LMDB
-handles on one directory do, so a `[py]` box and the runtime see the same data.
+Selected with the URL `memory:` or the data directory `:memory:` (`patchflow run --data-dir
+:memory:`, or `open_storage(patch_id, ":memory:")`). Nothing is written to disk; a patch's data
+lives as long as some handle on it is open, so each run of a patch starts empty. Handles
+opened on one patch id in one process share one store, as LMDB handles on one directory do, so
+a `[py]` box and the runtime see the same data — and `patchflow data` commands run in the same
+process (`MemoryLocation`) see the patches open there: a patch is listed while it is open, and
+`data rm` refuses it then, as on LMDB.
 
 Each space keeps a dict for lookups (`get`) and a sorted list of its keys (maintained with
 `bisect`) for prefix scans in byte order. A write transaction changes the data in place and
@@ -15,19 +17,26 @@ data as it was. A lock serialises transactions between threads.
 from __future__ import annotations
 
 import threading
+import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from ..errors import StorageError
-from .backend import MAX_KEY_BYTES, prefix_end
+from ...errors import StorageError
+from . import MEMORY
+from .protocol import (
+    BadPath,
+    StorageBusy,
+    StorageLocation,
+    Usage,
+    check_durability,
+    check_key,
+    prefix_end,
+)
 
-__all__ = ["MEMORY", "MemoryBackend"]
+__all__ = ["MemoryBackend", "MemoryLocation"]
 
 T = TypeVar("T")
-
-#: The data-directory spelling that selects this backend.
-MEMORY = ":memory:"
 
 
 class _Space:
@@ -45,6 +54,7 @@ class _Data:
         self.spaces: dict[str, _Space] = {}
         self.lock = threading.RLock()
         self.handles = 0
+        self.last_write: float | None = None
 
 
 _SHARED: dict[str, _Data] = {}
@@ -90,10 +100,12 @@ class MemoryBackend:
         with data.lock:
             txn = _WriteTxn(data.spaces)
             try:
-                return fn(txn)
+                result = fn(txn)
             except BaseException:
                 txn.rollback()
                 raise
+            data.last_write = time.time()
+            return result
 
     def close(self) -> None:
         data, self._data = self._data, None
@@ -114,6 +126,65 @@ class MemoryBackend:
         return f"MemoryBackend(name={self._name!r})"
 
 
+class MemoryLocation(StorageLocation):
+    """The `memory:` location: the patches whose in-memory storage is open in this process."""
+
+    location = MEMORY
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryLocation:
+        """Return the location of `memory:` (which takes no path)."""
+        if url.partition(":")[2].strip("/"):
+            raise BadPath(f"{url!r}: in-memory storage takes no path or name; write memory:")
+        return cls()
+
+    def open(
+        self,
+        patch_id: str,
+        spaces: tuple[str, ...],
+        *,
+        size_hint: int = 0,
+        durability: str = "full",
+    ) -> MemoryBackend:
+        """Open the patch's in-memory data; `durability` is checked, and changes nothing."""
+        check_durability(durability)  # nothing to flush: both modes keep data as long
+        return MemoryBackend(spaces, name=patch_id)
+
+    def patches(self) -> list[str]:
+        with _SHARED_LOCK:
+            return sorted(name for name in _SHARED if name is not None)
+
+    def has_patch(self, patch_id: str) -> bool:
+        return patch_id in _SHARED
+
+    def usage(self, patch_id: str) -> Usage:
+        data = _SHARED.get(patch_id)
+        if data is None:
+            raise FileNotFoundError(f"no in-memory storage for patch {patch_id!r}")
+        with data.lock:
+            size = sum(
+                len(key) + len(value)
+                for space in data.spaces.values()
+                for key, value in space.values.items()
+            )
+            return Usage(size=size, last_write=data.last_write)
+
+    def check_deletable(self, patch_id: str) -> None:
+        if patch_id in _SHARED:
+            raise StorageBusy(
+                f"in-memory storage of patch {patch_id!r} is open in this process; close it"
+                " first (its data goes when the last handle closes)"
+            )
+
+    def delete(self, patch_id: str) -> None:
+        # Open is the only state in which in-memory data exists, and deleting open data is
+        # refused on every backend; a closed patch has nothing left to delete.
+        self.check_deletable(patch_id)
+
+    def __repr__(self) -> str:
+        return "MemoryLocation()"
+
+
 class _ReadTxn:
     __slots__ = ("_spaces",)
 
@@ -123,25 +194,66 @@ class _ReadTxn:
     def get(self, space: str, key: bytes) -> bytes | None:
         return self._spaces[space].values.get(key)
 
+    def count(self, space: str) -> int:
+        return len(self._spaces[space].keys)
+
     def scan(
         self, space: str, prefix: bytes, *, start: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         store = self._spaces[space]
         keys = store.keys
-        upper = prefix_end(prefix)
-        lo = bisect_left(keys, prefix)
+        upper = prefix_end(prefix) if prefix else None
+        lo = bisect_left(keys, prefix) if prefix else 0
         hi = len(keys) if upper is None else bisect_left(keys, upper)
         if start is not None:
             if reverse:
                 hi = min(hi, bisect_right(keys, start))
             else:
                 lo = max(lo, bisect_left(keys, start))
-        # A copy of the range, so that the iterator is not confused by keys moving in the list.
-        chosen = keys[lo:hi]
+        if lo >= hi:
+            return iter(())  # the sweep's "nothing due": no generator at all
         if reverse:
-            chosen.reverse()
-        values = store.values
-        return ((key, values[key]) for key in chosen)
+            return _backward(store, keys[lo], hi - 1)
+        return _forward(store, lo, keys[hi - 1])
+
+
+def _forward(store: _Space, at: int, last: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Yield the keys from position `at` up to `last`, copying them a chunk at a time.
+
+    Copying the whole range first made every bounded read (a `keys` query with a limit, the
+    sweep's first step) pay for the whole range; chunks of 8 doubling to 1024 keep a short
+    read short and a long one as fast as walking a copy. The next chunk starts after the last
+    key yielded, found again by bisecting.
+    """
+    keys, values = store.keys, store.values
+    size = 8
+    while True:
+        chunk = keys[at : at + size]
+        for key in chunk:
+            if key > last:
+                return
+            yield key, values[key]
+        if len(chunk) < size:
+            return
+        at = bisect_right(keys, chunk[-1])
+        size = min(size * 2, 1024)
+
+
+def _backward(store: _Space, first: bytes, at: int) -> Iterator[tuple[bytes, bytes]]:
+    """Yield the keys from position `at` down to `first` (see `_forward`)."""
+    keys, values = store.keys, store.values
+    size = 8
+    while at >= 0:
+        chunk = keys[max(0, at - size + 1) : at + 1]
+        if not chunk:
+            return
+        chunk.reverse()
+        for key in chunk:
+            if key < first:
+                return
+            yield key, values[key]
+        at = bisect_left(keys, chunk[-1]) - 1
+        size = min(size * 2, 1024)
 
 
 class _WriteTxn(_ReadTxn):
@@ -152,12 +264,7 @@ class _WriteTxn(_ReadTxn):
         self._undo: list[tuple[_Space, bytes, bytes | None]] = []
 
     def put(self, space: str, key: bytes, value: bytes) -> None:
-        if type(key) is not bytes:
-            raise TypeError(f"keys are bytes, not {type(key).__name__}")
-        if not 0 < len(key) <= MAX_KEY_BYTES:
-            raise StorageError(
-                f"cannot store a key of {len(key)} bytes; keys are 1 to {MAX_KEY_BYTES} bytes"
-            )
+        check_key(key)
         store = self._spaces[space]
         old = store.values.get(key)
         if old is None:

@@ -7,6 +7,10 @@ Spaces (see `backend.py`), one per kind of thing, so kv and db data can never co
     docs         STORE + collection + b"\\0" + SEQ           → msgpack document
     ids          STORE + collection + b"\\0" + _id           → SEQ
     collections  STORE + collection                          → SEQ (the last one issued) + STAMP
+    ttl          DUE + STORE + key                           → b"" (expiring kv keys by due time)
+    indexes      STORE + collection + b"\\0" + ...           → db index definitions and entries
+                                                               (`index_keys.py`)
+    changes      SEQ                                         → a logged change (`changes.py`)
 
 `STORE` is a one-byte kind tag, the store name in UTF-8, and a NUL: `b"L" + box_id + b"\\0"` for
 a box's local store, `b"N" + name + b"\\0"` for a named one. The tag keeps local and named
@@ -33,8 +37,9 @@ is simply never cached.
 Length limits keep every key within the backend's 511 bytes: store names and collection names
 up to 100 bytes of UTF-8, kv keys up to 400 bytes (storage.md), document ids up to 300 bytes.
 
-`FORMAT_VERSION` is recorded in `meta` when storage is created and checked when it is opened,
-so that a later release can recognise, and migrate, data written by this one.
+`FORMAT_VERSION` is recorded in `meta` when storage is created and checked when it is opened:
+storage from a newer release is refused, storage from an older one is refused with a message
+saying to run `patchflow data migrate PATCH` (`migrations.py` upgrades it).
 """
 
 from __future__ import annotations
@@ -44,19 +49,29 @@ from typing import Literal
 
 import attrs
 
-from ..errors import CommandError, StorageError
+from ...errors import CommandError, StorageError
+from ..backends.protocol import Backend, ReadTxn, WriteTxn
 from . import codec
-from .backend import Backend, ReadTxn, WriteTxn
 
 __all__ = [
+    "CHANGES",
+    "COLLECTIONS",
+    "DATA_SPACES",
+    "DOCS",
     "FORMAT_VERSION",
+    "IDS",
+    "INDEXES",
+    "KV_SPACE",
     "MAX_COLLECTION_BYTES",
     "MAX_DOC_ID_BYTES",
-    "MAX_KEY_BYTES",
+    "MAX_KV_KEY_BYTES",
     "MAX_STORE_NAME_BYTES",
+    "META",
     "SEQ_BYTES",
     "SPACES",
     "STAMP_BYTES",
+    "TTL_SPACE",
+    "OldFormat",
     "StoreRef",
     "collection_entry",
     "collection_key",
@@ -69,16 +84,29 @@ __all__ = [
     "encode_seq",
     "ensure_format_version",
     "id_key",
+    "read_format_version",
 ]
 
+#: The spaces of the layout (the table above): the one place their names are written.
+META, KV_SPACE, DOCS, IDS, COLLECTIONS = "meta", "kv", "docs", "ids", "collections"
+#: The expiry index (`expiry.py`): an expiring kv key's value starts with its DUE time.
+TTL_SPACE = "ttl"
+#: The db indexes (`index_keys.py`): their definitions and entries, under the collection's prefix.
+INDEXES = "indexes"
+#: The change log watchers read (`changes.py`): not patch data, so not in DATA_SPACES.
+CHANGES = "changes"
 #: Every space the layout uses, opened by each backend.
-SPACES = ("meta", "kv", "docs", "ids", "collections")
+SPACES = (META, KV_SPACE, DOCS, IDS, COLLECTIONS, TTL_SPACE, INDEXES, CHANGES)
+#: Every space but `meta`: what a patch's stores hold.
+DATA_SPACES = (KV_SPACE, DOCS, IDS, COLLECTIONS, TTL_SPACE, INDEXES)
 
-#: The layout version this release writes; bump it (and add a migration) when the layout changes.
-FORMAT_VERSION = 1
+#: The layout version this release writes; bump it (and add a step to `migrations.STEPS`) when
+#: the layout changes. 1: the first layout. 2: format 1 plus the expiry space (`ttl`, and
+#: expiring kv values: `expiry.py`) and the db index spaces; format 1 data is valid in format 2.
+FORMAT_VERSION = 2
 FORMAT_KEY = b"format"
 
-MAX_KEY_BYTES = 400
+MAX_KV_KEY_BYTES = 400
 MAX_STORE_NAME_BYTES = 100
 MAX_COLLECTION_BYTES = 100
 MAX_DOC_ID_BYTES = 300
@@ -131,12 +159,12 @@ class StoreRef:
 
 def encode_key(key: str) -> bytes:
     """Return a kv key's bytes. Raises CommandError if it is not valid text or too long."""
-    if len(key) <= MAX_KEY_BYTES // 4:  # the hot path: this short a key cannot be too long
+    if len(key) <= MAX_KV_KEY_BYTES // 4:  # the hot path: this short a key cannot be too long
         try:
             return key.encode("utf-8")
         except UnicodeEncodeError:
             pass  # say why below
-    return _encode_text(key, "key", MAX_KEY_BYTES)
+    return _encode_text(key, "key", MAX_KV_KEY_BYTES)
 
 
 def encode_collection(collection: str) -> bytes:
@@ -151,7 +179,7 @@ def encode_doc_id(doc_id: str) -> bytes:
 
 def encode_seq(seq: int) -> bytes:
     """Return a sequence number as 8 big-endian bytes, so that byte order is numeric order."""
-    return seq.to_bytes(8, "big")
+    return seq.to_bytes(SEQ_BYTES, "big")
 
 
 def decode_seq(data: bytes) -> int:
@@ -184,7 +212,7 @@ def collection_key(store: StoreRef, collection: bytes) -> bytes:
 
 def doc_key(store: StoreRef, collection: bytes, seq: int) -> bytes:
     """Return the key of a document in `docs`."""
-    return store.prefix + collection + _END + seq.to_bytes(8, "big")
+    return store.prefix + collection + _END + seq.to_bytes(SEQ_BYTES, "big")
 
 
 def id_key(store: StoreRef, collection: bytes, doc_id: bytes) -> bytes:
@@ -192,28 +220,36 @@ def id_key(store: StoreRef, collection: bytes, doc_id: bytes) -> bytes:
     return store.prefix + collection + _END + doc_id
 
 
-def ensure_format_version(backend: Backend) -> int:
-    """Record the layout version in new storage, and refuse storage from a newer release.
+class OldFormat(StorageError):
+    """Storage written by an older patchflow, in a layout `patchflow data migrate` upgrades."""
 
-    Returns the version found (or just recorded).
+
+def read_format_version(txn: ReadTxn) -> int | None:
+    """Return the format version the storage records (None: new storage, nothing recorded)."""
+    raw = txn.get(META, FORMAT_KEY)
+    return None if raw is None else codec.decode(raw)
+
+
+def ensure_format_version(backend: Backend, patch_id: str | None = None) -> int:
+    """Record the layout version in new storage; refuse storage of any other version.
+
+    Returns the version found (or just recorded): FORMAT_VERSION. `patch_id` names the patch
+    in the message for old storage (the command to run).
 
     Raises:
-        StorageError: the storage was written by a newer patchflow with a layout this one does
-            not know.
+        OldFormat: the storage was written by an older patchflow; `patchflow data migrate`
+            upgrades it.
+        StorageError: it was written by a newer patchflow, with a layout this one does not know.
     """
 
-    def read_version(txn: ReadTxn) -> int | None:
-        raw = txn.get("meta", FORMAT_KEY)
-        return None if raw is None else codec.decode(raw)
-
     def record_version(txn: WriteTxn) -> int:
-        found = read_version(txn)
+        found = read_format_version(txn)
         if found is None:
-            txn.put("meta", FORMAT_KEY, codec.encode(FORMAT_VERSION))
+            txn.put(META, FORMAT_KEY, codec.encode(FORMAT_VERSION))
             return FORMAT_VERSION
         return found
 
-    version = backend.read(read_version)
+    version = backend.read(read_format_version)
     if version is None:  # new storage (another process may be creating it too: check again)
         version = backend.write(record_version)
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -222,7 +258,12 @@ def ensure_format_version(backend: Backend) -> int:
             f" newer patchflow; this one reads format {FORMAT_VERSION} at most."
             " Upgrade patchflow (pip install --upgrade patchflow) to open it"
         )
-    # Versions older than FORMAT_VERSION would be migrated here; 1 is the first.
+    if version < FORMAT_VERSION:
+        raise OldFormat(
+            f"patch storage at {backend.location} has format version {version}, written by an"
+            f" older patchflow; this one reads format {FORMAT_VERSION}. Run `patchflow data"
+            f" migrate {patch_id or 'PATCH'}` to upgrade it (it writes a backup first)"
+        )
     return version
 
 

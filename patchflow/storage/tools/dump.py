@@ -1,5 +1,8 @@
 """Export a patch's stored data as a dump, and import a dump: `patchflow data export/import`.
 
+Kept whole (~450 lines): export and import are the two halves of one file format, described once
+below; apart, the format and its reader and writer would drift.
+
 Both work on the key layout (`keys.py`) through the backend protocol, so a dump holds every
 store of a patch — local and named, kv and db — without going through the command classes.
 
@@ -8,15 +11,22 @@ store of a patch — local and named, kv and db — without going through the co
     {"patchflow": "dump", "format": 1, "patch": "counter", "storage_format": 1}
     {"kind": "kv", "store": {"local": "kv-1"}, "key": "count", "value": 3}
     {"kind": "kv", "store": {"name": "settings"}, "key": "blob", "value": {"$bytes": "AP8="}}
+    {"kind": "kv", "store": {"name": "c"}, "key": "token", "value": 1, "expires": 1767225600000}
     {"kind": "collection", "store": {"local": "history"}, "collection": "runs"}
+    {"kind": "index", "store": {"local": "history"}, "collection": "runs", "field": "at",
+     "unique": false}
     {"kind": "doc", "store": {"local": "history"}, "collection": "runs", "doc": {"_id": ...}}
     {"patchflow": "end", "records": 4}
 
 The first line is the header, the last the end line with the number of records between them:
 without it a dump cut short at a line boundary would look complete. A store is `{"local":
 BOX_ID}` or `{"name": NAME}`. Records come in key order: every kv key, then each collection
-followed by its documents in insertion order; a `collection` record keeps an empty collection.
+followed by its indexes (`createIndex`) and its documents in insertion order; a `collection`
+record keeps an empty collection. An import rebuilds the indexes of each collection it writes.
 Documents keep their `_id`, `_created` and `_updated`, so an import reproduces them exactly.
+A kv key set with a ttl has `"expires"` (when it expires, in milliseconds since the epoch; the
+field is optional, and absent for keys that never expire); a key that has expired when the
+export reads it is left out, as it is missing everywhere (`layout/expiry.py`).
 
 Values are JSON, with markers for what JSON cannot say (`dump_values.py`): `bytes` are
 `{"$bytes": BASE64}`, the infinities and NaN `{"$float": "inf"}` etc., and a dict that looks
@@ -39,8 +49,8 @@ mistake, and keeping either would silently drop the other), and values nested de
 codec stores (`codec.MAX_DEPTH`), however deep, without a RecursionError.
 
 Both stream through the data, a line at a time. Export's memory use stays flat; an import's
-single write transaction keeps the pages it changes in memory until LMDB spills them to the
-file (from about 512 MiB on), the price of all-or-nothing.
+single write transaction keeps what it changes in memory (on LMDB until it spills pages to the
+file, from about 512 MiB on), the price of all-or-nothing.
 """
 
 from __future__ import annotations
@@ -55,18 +65,27 @@ from typing import IO, Any
 
 import attrs
 
-from ..errors import CommandError, PatchflowError
-from . import codec, keys
-from .backend import Backend, ReadTxn, WriteTxn
-from .codec import MAX_DEPTH
+from ...errors import CommandError, PatchflowError
+from ..backends.protocol import Backend, ReadTxn, WriteTxn
+from ..layout import codec, expiry, indexing, keys
+from ..layout.codec import MAX_DEPTH
+from ..layout.inventory import split_store, store_json, store_of
+from ..layout.keys import (
+    COLLECTIONS,
+    DATA_SPACES,
+    DOCS,
+    FORMAT_VERSION,
+    IDS,
+    KV_SPACE,
+    META,
+    StoreRef,
+)
 from .dump_values import decode_value, encode_value, shorten
-from .inventory import DATA_SPACES, count_entries, split_store, store_json, store_of
-from .keys import FORMAT_VERSION, StoreRef
 
 __all__ = [
     "DUMP_FORMAT",
+    "DumpCounts",
     "DumpError",
-    "ImportResult",
     "Progress",
     "decode_value",
     "encode_value",
@@ -121,65 +140,73 @@ def _store_from_json(data: Any) -> StoreRef:
 # ---- export -------------------------------------------------------------------------------------
 
 
+@attrs.frozen
+class DumpCounts:
+    """What a dump holds (export) or an import stored: kv keys, collection records, documents."""
+
+    keys: int
+    collections: int
+    documents: int
+
+
 def export_dump(
     backend: Backend, patch_id: str, out: IO[bytes], *, progress: Progress | None = None
-) -> int:
-    """Write everything the patch stores to `out` as a dump; return the number of records.
+) -> DumpCounts:
+    """Write everything the patch stores to `out` as a dump; return how many of each it holds.
 
     The dump is taken from one read transaction: a consistent snapshot, even while the patch
     runs and writes.
     """
 
-    def dump(txn: ReadTxn) -> int:
-        raw_version = txn.get("meta", keys.FORMAT_KEY)
+    def dump(txn: ReadTxn) -> DumpCounts:
+        raw_version = txn.get(META, keys.FORMAT_KEY)
         version = FORMAT_VERSION if raw_version is None else codec.decode(raw_version)
-        total = (
-            count_entries(txn, "kv")
-            + count_entries(txn, "collections")
-            + count_entries(txn, "docs")
-        )
+        total = txn.count(KV_SPACE) + txn.count(COLLECTIONS) + txn.count(DOCS)
         header = {"patchflow": "dump", "format": DUMP_FORMAT, "patch": patch_id}
         out.write(_line({**header, "storage_format": version}))
         written = 0
+        kinds = {"kv": 0, "collection": 0, "doc": 0, "index": 0}
         for record in _records(txn):
             out.write(_line(record))
+            kinds[record["kind"]] += 1
             written += 1
             if progress is not None and written % _TICK == 0:
                 progress(written, total)
         out.write(_line({"patchflow": "end", "records": written}))
         if progress is not None:
             progress(written, total)
-        return written
+        return DumpCounts(kinds["kv"], kinds["collection"], kinds["doc"])
 
     return backend.read(dump)
 
 
 def _records(txn: ReadTxn) -> Iterator[dict[str, Any]]:
-    for key, value in txn.scan("kv", b""):
+    now = expiry.now_ms()
+    for key, raw in txn.scan(KV_SPACE, b""):
+        due = expiry.due_of(raw)
+        if due is not None and due <= now:
+            continue  # expired: missing everywhere, exports included
         prefix, name = split_store(key)
         store = store_json(store_of(prefix))
-        value = encode_value(codec.decode(value))
-        yield {"kind": "kv", "store": store, "key": name.decode("utf-8"), "value": value}
-    for key, _ in txn.scan("collections", b""):
+        value = encode_value(codec.decode(expiry.payload(raw)))
+        record = {"kind": "kv", "store": store, "key": name.decode("utf-8"), "value": value}
+        if due is not None:
+            record["expires"] = due
+        yield record
+    for key, _ in txn.scan(COLLECTIONS, b""):
         prefix, name = split_store(key)
         store = store_json(store_of(prefix))
         collection = name.decode("utf-8")
         yield {"kind": "collection", "store": store, "collection": collection}
-        for _, doc in txn.scan("docs", key + b"\0"):
+        for index in indexing.read_definitions(txn, key + b"\0"):
+            fields = {"field": index.field, "unique": index.unique}
+            yield {"kind": "index", "store": store, "collection": collection, **fields}
+        for _, doc in txn.scan(DOCS, key + b"\0"):
             doc = encode_value(codec.decode(doc))
             yield {"kind": "doc", "store": store, "collection": collection, "doc": doc}
 
 
 # ---- import -------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class ImportResult:
-    """What an import stored: kv keys, collection records and documents."""
-
-    keys: int
-    collections: int
-    documents: int
 
 
 def import_dump(
@@ -189,7 +216,7 @@ def import_dump(
     *,
     replace: bool = False,
     progress: Progress | None = None,
-) -> ImportResult:
+) -> DumpCounts:
     """Load a dump from `source` into the patch's storage, all of it or (on error) nothing.
 
     Args:
@@ -205,7 +232,7 @@ def import_dump(
         dump.seek(0, os.SEEK_END)
         total = dump.tell()
 
-        def apply(txn: WriteTxn) -> ImportResult:
+        def apply(txn: WriteTxn) -> DumpCounts:
             dump.seek(0)
             return _Import(txn, name, progress, total).run(dump, replace)
 
@@ -232,10 +259,11 @@ class _Import:
 
     def __init__(self, txn: WriteTxn, name: str, progress: Progress | None, total: int):
         self.txn, self.name, self.progress, self.total = txn, name, progress, total
-        self.counts = {"kv": 0, "collection": 0, "doc": 0}
+        self.counts = {"kv": 0, "collection": 0, "doc": 0, "index": 0}
         self.doc_lines: dict[bytes, int] = {}  # each document's id key -> its line in the dump
+        self.written: dict[bytes, int] = {}  # prefix of each collection written -> first line
 
-    def run(self, source: IO[bytes], replace: bool) -> ImportResult:
+    def run(self, source: IO[bytes], replace: bool) -> DumpCounts:
         if replace:
             for space in DATA_SPACES:
                 self.txn.delete_prefix(space, b"")
@@ -277,9 +305,14 @@ class _Import:
                 number + 1,
                 f"the dump ends after {records} records without its end line: it is truncated",
             )
+        for base, line in self.written.items():  # its documents changed: so do its indexes
+            try:
+                indexing.rebuild_indexes(self.txn, base)
+            except indexing.DuplicateValue as error:
+                raise DumpError(self.name, line, f"collection {base[:-1]!r}: {error}") from None
         if self.progress is not None:
             self.progress(done, self.total)
-        return ImportResult(self.counts["kv"], self.counts["collection"], self.counts["doc"])
+        return DumpCounts(self.counts["kv"], self.counts["collection"], self.counts["doc"])
 
     def parse(self, raw: bytes, number: int) -> Any:
         try:
@@ -327,10 +360,14 @@ class _Import:
         kind = record.get("kind")
         fields = _FIELDS.get(kind) if isinstance(kind, str) else None
         if fields is None:
-            raise _Bad(f'unknown record kind {shorten(kind)}; expected "kv", "collection" or "doc"')
-        if record.keys() != fields:
+            raise _Bad(
+                f'unknown record kind {shorten(kind)}; expected "kv", "collection", "index" or'
+                ' "doc"'
+            )
+        optional = _OPTIONAL_FIELDS.get(kind, frozenset())
+        if record.keys() - optional != fields:
             missing = ", ".join(sorted(fields - record.keys())) or "none"
-            extra = ", ".join(sorted(record.keys() - fields)) or "none"
+            extra = ", ".join(sorted(record.keys() - fields - optional)) or "none"
             raise _Bad(
                 f"a {kind} record has the fields {', '.join(sorted(fields))};"
                 f" missing: {missing}, unexpected: {extra}"
@@ -342,7 +379,15 @@ class _Import:
             if not isinstance(key, str):
                 raise _Bad(f'"key" must be a string, not {shorten(key)}')
             value = codec.encode(decode_value(record["value"]), "value")
-            self.txn.put("kv", store.prefix + keys.encode_key(key), value)
+            expires = record.get("expires")
+            if expires is not None and (
+                type(expires) is not int or not 0 <= expires <= expiry.MAX_DUE_MS
+            ):
+                raise _Bad(
+                    f'"expires" must be an integer (milliseconds since the epoch), not'
+                    f" {shorten(expires)}"
+                )
+            expiry.put(self.txn, store.prefix + keys.encode_key(key), value, expires)
             return
         collection = record["collection"]
         if not isinstance(collection, str):
@@ -350,14 +395,22 @@ class _Import:
         name = keys.encode_collection(collection)
         if kind == "collection":
             self.last_seq(store, name)  # creates the collection if need be
+        elif kind == "index":
+            if type(record["field"]) is not str or type(record["unique"]) is not bool:
+                raise _Bad('an index needs "field" as a string and "unique" as true or false')
+            self.last_seq(store, name)
+            base = keys.collection_prefix(store, name)
+            index = indexing.IndexDef(record["field"], record["unique"])
+            indexing.write_definition(self.txn, base, index)
+            self.written.setdefault(base, number)
         else:
             self.put_doc(store, name, decode_value(record["doc"]), number)
 
     def last_seq(self, store: StoreRef, name: bytes) -> int:
         key = keys.collection_key(store, name)
-        raw = self.txn.get("collections", key)
+        raw = self.txn.get(COLLECTIONS, key)
         if raw is None:
-            self.txn.put("collections", key, keys.collection_entry(0))
+            self.txn.put(COLLECTIONS, key, keys.collection_entry(0))
             return 0
         return keys.decode_seq(raw)
 
@@ -376,20 +429,24 @@ class _Import:
         first = self.doc_lines.setdefault(id_key, number)
         if first != number:
             raise _Bad(f"duplicate _id {shorten(doc['_id'])} (first at line {first})")
-        found = self.txn.get("ids", id_key)
+        found = self.txn.get(IDS, id_key)
         last = self.last_seq(store, name)
         if found is None:  # a new document: append it after the collection's others
             seq = last = last + 1
-            self.txn.put("ids", id_key, keys.encode_seq(seq))
+            self.txn.put(IDS, id_key, keys.encode_seq(seq))
         else:  # the same _id: replace the document in place
             seq = keys.decode_seq(found)
-        self.txn.put("docs", keys.doc_key(store, name, seq), data)
+        self.txn.put(DOCS, keys.doc_key(store, name, seq), data)
+        self.written.setdefault(keys.collection_prefix(store, name), number)
         # a fresh stamp too, so that cached copies of the collection are seen to be stale
-        self.txn.put("collections", keys.collection_key(store, name), keys.collection_entry(last))
+        self.txn.put(COLLECTIONS, keys.collection_key(store, name), keys.collection_entry(last))
 
 
+#: fields a record may leave out: a kv key's expiry time
+_OPTIONAL_FIELDS: dict[str, frozenset[str]] = {"kv": frozenset({"expires"})}
 _FIELDS: dict[str, frozenset[str]] = {
     "kv": frozenset({"kind", "store", "key", "value"}),
     "collection": frozenset({"kind", "store", "collection"}),
     "doc": frozenset({"kind", "store", "collection", "doc"}),
+    "index": frozenset({"kind", "store", "collection", "field", "unique"}),
 }

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from ..errors import CommandError
+from ...errors import CommandError
 
 __all__ = ["MAX_DEPTH", "UnstorableValue", "decode", "encode"]
 

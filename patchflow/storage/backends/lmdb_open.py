@@ -1,8 +1,8 @@
 """Open an LMDB environment on disk safely: the open lock, read-only media, damaged files.
 
-`lmdb_env.SharedEnv` calls `open_environment` each time it (re)opens; `inventory.delete_patch`
-takes the same `open_lock`. This module knows the files in a storage directory; sharing,
-growing and fork() safety are `lmdb_env.py`'s.
+`lmdb_env.SharedEnv` calls `open_environment` each time it (re)opens; `LmdbLocation.delete`
+(`lmdb_admin.py`) takes the same `open_lock`. This module knows the files in a storage
+directory; sharing, growing and fork() safety are `lmdb_env.py`'s.
 
 **The open lock.** `data rm` must never delete a store a run is opening: LMDB opens the lock
 file first and the data file afterwards, by name, so a run starting while rm deletes could end
@@ -36,13 +36,13 @@ from collections.abc import Iterator
 
 import lmdb
 
-from ..errors import StorageError
+from ...errors import StorageError
+from .protocol import DamagedStorage
 
 __all__ = [
     "DATA_FILE",
     "LOCK_FILE",
     "OPEN_LOCK_FILE",
-    "DamagedStorage",
     "make_directory",
     "open_environment",
     "open_lock",
@@ -52,17 +52,6 @@ __all__ = [
 DATA_FILE, LOCK_FILE, OPEN_LOCK_FILE = "data.mdb", "lock.mdb", "open.lock"
 MAX_DBS = 32  # room for spaces later releases may add
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
-
-
-class DamagedStorage(StorageError):
-    """A storage directory whose files are cut short, empty or not LMDB; says what to do."""
-
-    def __init__(self, path: str, problem: str):
-        self.path = path
-        super().__init__(
-            f"patch storage at {path} is damaged: {problem}; restore it from a backup, or delete"
-            f" it with `patchflow data rm {os.path.basename(path)}`"
-        )
 
 
 # ---- the open lock -----------------------------------------------------------------------------
@@ -136,8 +125,13 @@ def _same_file(fd: int, path: str) -> bool:
 # ---- opening -----------------------------------------------------------------------------------
 
 
-def open_environment(path: str, map_size: int) -> tuple[lmdb.Environment, bool]:
+def open_environment(
+    path: str, map_size: int, *, sync: bool = True
+) -> tuple[lmdb.Environment, bool]:
     """Open the environment in directory `path`; return it and whether it is read-only.
+
+    `sync=False` opens it without flushing each commit to disk ("process" durability: the
+    caller flushes, see `lmdb_env.py`).
 
     Raises:
         DamagedStorage: the data file is empty, cut short or not an LMDB file.
@@ -146,10 +140,10 @@ def open_environment(path: str, map_size: int) -> tuple[lmdb.Environment, bool]:
     try:
         with open_lock(path) as locked:
             _check_not_emptied(path)
-            env = _open(path, map_size, read_only=False) if locked else None
+            env = _open(path, map_size, read_only=False, sync=sync) if locked else None
             read_only = env is None
             if env is None:
-                env = _open(path, map_size, read_only=True)
+                env = _open(path, map_size, read_only=True, sync=sync)
     except OSError as error:
         raise StorageError(
             f"cannot open patch storage at {path}: {error.strerror or error}; check that you may"
@@ -164,7 +158,7 @@ def open_environment(path: str, map_size: int) -> tuple[lmdb.Environment, bool]:
     return env, read_only
 
 
-def _open(path: str, map_size: int, *, read_only: bool) -> lmdb.Environment | None:
+def _open(path: str, map_size: int, *, read_only: bool, sync: bool) -> lmdb.Environment | None:
     """Open read-write (None if the media refuse writing) or read-only without LMDB's lock."""
     try:
         return lmdb.open(
@@ -173,8 +167,8 @@ def _open(path: str, map_size: int, *, read_only: bool) -> lmdb.Environment | No
             max_dbs=MAX_DBS,
             subdir=True,
             readonly=read_only,
-            sync=True,
-            metasync=True,
+            sync=sync,
+            metasync=True,  # with sync=False LMDB flushes nothing at commit, metadata included
             lock=not read_only,
             create=not read_only,
         )

@@ -32,12 +32,12 @@ from typing import Any
 
 import msgpack
 
-from ..errors import CommandError
-from . import keys, query
-from .backend import Backend, ReadTxn
-from .keys import StoreRef
+from ...errors import CommandError
+from ..backends.protocol import Backend, ReadTxn
+from ..layout import keys
+from ..layout.keys import COLLECTIONS, DOCS, IDS, StoreRef
+from . import query
 
-DOCS, IDS, COLLECTIONS = "docs", "ids", "collections"  # the db's spaces (keys.py)
 _DOCS, _IDS, _COLLECTIONS = DOCS, IDS, COLLECTIONS
 _unpackb = msgpack.unpackb
 _MATCH_ALL = query.compile_query(None)
@@ -66,35 +66,44 @@ class Plan:
 
     - `matcher`: the query's `doc -> bool` (query.py).
     - `probes`: regexes every matching document's raw bytes must contain (see `_probes`); a
-      document failing one is never decoded.
+      document failing one is never decoded. Compiled when first needed: a find answered by
+      an index (indexes.py) never needs them, and compiling costs more than such a find.
     - `by_id`: the `_id` the query requires, if it names one: then only that doc is read.
     """
 
-    __slots__ = ("by_id", "matcher", "probes")
+    __slots__ = ("_probes", "by_id", "matcher", "query")
 
     def __init__(self, query_doc: dict[str, Any] | None) -> None:
         self.matcher = query.compile_query(query_doc)
-        self.probes = _probes(query_doc) if query_doc else []
+        self.query = query_doc
+        self._probes: list[re.Pattern[bytes]] | None = None
         self.by_id = _required_id(query_doc) if query_doc else None
+
+    @property
+    def probes(self) -> list[re.Pattern[bytes]]:
+        if self._probes is None:
+            self._probes = _probes(self.query) if self.query else []
+        return self._probes
 
     def find(
         self, backend: Backend, store: StoreRef, collection: bytes, wanted: int | None
-    ) -> list[dict[str, Any]]:
-        """The matching documents in insertion order; at most `wanted` of them if not None."""
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The matching documents in insertion order, at most `wanted` of them if not None, and
+        how many documents were examined (read or walked over) to find them."""
         if wanted == 0:
-            return []
+            return [], 0
         prefix = keys.collection_prefix(store, collection)
         entry_key = keys.collection_key(store, collection)
         cache = _cache_for(backend)
 
-        def read(txn: ReadTxn) -> tuple[list[dict[str, Any]], _Snapshot | None, bytes]:
+        def read(txn: ReadTxn) -> tuple[tuple[list[dict[str, Any]], int], _Snapshot | None, bytes]:
             entry = txn.get(_COLLECTIONS, entry_key)
             if entry is None:  # no such collection
-                return [], None, None
+                return ([], 0), None, None
             if self.by_id is not None:
                 raw = read_doc(txn, prefix, prefix + self.by_id)[1]
                 raws = [] if raw is None or not _passes(raw, self.probes) else [raw]
-                return self._matching(_decode_all(raws), wanted), None, None
+                return (self._matching(_decode_all(raws), wanted), int(raw is not None)), None, None
             stamp = _stamp(txn, prefix, entry)
             snapshot = None if cache is None else cache.get(prefix, stamp)
             if snapshot is not None:
@@ -105,15 +114,17 @@ class Plan:
             snapshot = _Snapshot.scan(txn, prefix)
             return self._from_snapshot(snapshot, wanted), snapshot, stamp
 
-        docs, fresh, stamp = backend.read(read)
+        found, fresh, stamp = backend.read(read)
         if fresh is not None and cache is not None:
             cache.put(prefix, stamp, fresh)
-        return docs
+        return found
 
-    def count(self, backend: Backend, store: StoreRef, collection: bytes) -> int:
-        """How many documents match; without a query, counted without decoding any."""
+    def count(self, backend: Backend, store: StoreRef, collection: bytes) -> tuple[int, int]:
+        """How many documents match, and how many were examined; without a query, counted
+        without decoding any."""
         if self.matcher is not _MATCH_ALL:
-            return len(self.find(backend, store, collection, None))
+            docs, examined = self.find(backend, store, collection, None)
+            return len(docs), examined
         prefix = keys.collection_prefix(store, collection)
         entry_key = keys.collection_key(store, collection)
         cache = _cache_for(backend)
@@ -127,13 +138,16 @@ class Plan:
                 return len(snapshot)
             return sum(1 for _ in txn.scan(_DOCS, prefix))
 
-        return backend.read(read)
+        counted = backend.read(read)
+        return counted, counted
 
-    def _from_snapshot(self, snapshot: _Snapshot, wanted: int | None) -> list[dict[str, Any]]:
+    def _from_snapshot(
+        self, snapshot: _Snapshot, wanted: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
         if self.probes:
-            return self._matching(_decode_all(snapshot.search(self.probes)), wanted)
+            return self._matching(_decode_all(snapshot.search(self.probes)), wanted), len(snapshot)
         if wanted is None:
-            return self._matching(snapshot.decode_all(), None)
+            return self._matching(snapshot.decode_all(), None), len(snapshot)
         return self._first(snapshot.raws(), wanted)
 
     def _matching(self, docs: list[dict[str, Any]], wanted: int | None) -> list[dict[str, Any]]:
@@ -142,17 +156,19 @@ class Plan:
             docs = [doc for doc in docs if matcher(doc)]
         return docs if wanted is None else docs[:wanted]
 
-    def _first(self, raws: Iterable[bytes], wanted: int) -> list[dict[str, Any]]:
-        """Decode documents one at a time until `wanted` have matched."""
+    def _first(self, raws: Iterable[bytes], wanted: int) -> tuple[list[dict[str, Any]], int]:
+        """Decode documents one at a time until `wanted` have matched; say how many were read."""
         matcher = self.matcher
         found: list[dict[str, Any]] = []
+        read = 0
         for raw in raws:
+            read += 1
             doc = _unpackb(raw)
             if matcher(doc):
                 found.append(doc)
                 if len(found) == wanted:
                     break
-        return found
+        return found, read
 
 
 def _passes(raw: bytes, probes: list[re.Pattern[bytes]]) -> bool:
@@ -325,9 +341,9 @@ def _probes(query_doc: dict[str, Any]) -> list[re.Pattern[bytes]]:
     probe may let through documents that do not match (the matcher then rejects them) but never
     turns away one that does.
     """
-    # (query.equality_probes lists the string terms alone; these also cover numbers, bools and
-    # $in, since a common query value — a group, a count, a flag — is often one, and tie each
-    # value to its key, which turns away far more documents than the value alone.)
+    # Numbers, bools and $in are covered as well as strings, since a common query value — a
+    # group, a count, a flag — is often one; and each value is tied to its key, which turns
+    # away far more documents than the value alone.
     probes = []
     for field, operands in _conditions(query_doc):
         encodings: set[bytes] = set()

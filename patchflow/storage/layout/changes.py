@@ -1,0 +1,269 @@
+"""The change log: every change to a kv key or a document, in commit order, for watchers.
+
+Watching (storage.md, "Watching a store") must see every change to a store — made by this
+process or by any other sharing the data — in commit order. So the log lives in the store
+itself, written in the same transaction as the change it records:
+
+    changes  SEQ                  → KIND (1 byte) + len(KEY) (2 bytes) + KEY + [VALUE]
+    meta     b"changes"           → SEQ of the newest entry (8 bytes, big-endian)
+
+`KIND` is `k` for a kv key (KEY is the full kv key: store prefix + key; VALUE the stored
+value, expiry header included, absent for a delete or an expiry) or `d` for a document
+(KEY is `collection_prefix + id`; VALUE the msgpack document, absent when deleted).
+
+The one place writes go through is `Recorder`: `store.open_storage` wraps the patch's backend
+in a `ChangeLog`, whose `write(fn)` hands `fn` a transaction that notes each put and delete in
+the `kv`, `docs` and `ids` spaces and appends the entries and the new SEQ before the commit.
+Every writer — the kv and db commands, batches, expiry sweeps, `patchflow data import` — thus
+logs its changes without knowing of it, and each backend (LMDB, memory, PostgreSQL, Redis)
+works unchanged. A db change is seen as the document put in `docs` (an insert, update or
+replace) or the id removed from `ids` (a delete or a drop); a cleared store's or dropped
+collection's keys are listed before they are removed.
+
+Watchers in this process are told right after each commit (`ChangeLog.listen`), without
+polling; changes other processes commit are found by `poll()`, which reads only the counter
+(one lookup) unless it moved. Either way each listener gets every entry once, in SEQ order.
+
+The log keeps the newest `KEEP` entries: a write whose SEQ crosses a multiple of `TRIM_EVERY`
+drops the older ones. A watcher polling every few tens of milliseconds is never that far
+behind; one that is (a process stopped in a debugger) skips what was dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import msgpack
+
+from ..backends.protocol import Backend, ReadTxn, WriteTxn
+from . import codec, expiry
+from .keys import CHANGES, DOCS, IDS, KV_SPACE, META, SEQ_BYTES, decode_seq, encode_seq
+
+__all__ = ["CHANGES", "KEEP", "ChangeLog", "Entry", "Recorder", "last_seq"]
+
+T = TypeVar("T")
+
+#: The counter's key in `meta`: the SEQ of the newest entry.
+COUNTER_KEY = b"changes"
+#: How many entries the log keeps, and how often (in SEQs) it drops older ones.
+KEEP = 10_000
+TRIM_EVERY = 1_024
+
+KV_KIND, DOC_KIND = b"k", b"d"
+
+#: One logged change: (SEQ, KIND, KEY, VALUE or None when removed).
+Entry = tuple[int, bytes, bytes, bytes | None]
+
+
+def last_seq(txn: ReadTxn) -> int:
+    """Return the SEQ of the newest logged change (0: none yet)."""
+    raw = txn.get(META, COUNTER_KEY)
+    return 0 if raw is None else decode_seq(raw)
+
+
+def entries_after(txn: ReadTxn, seq: int) -> list[Entry]:
+    """Return the logged changes after `seq`, oldest first."""
+    found = []
+    for key, value in txn.scan(CHANGES, b"", start=encode_seq(seq + 1)):
+        size = int.from_bytes(value[1:3], "big")
+        body = value[3 + size :]
+        found.append((decode_seq(key), value[:1], value[3 : 3 + size], body[1:] if body else None))
+    return found
+
+
+class Recorder:
+    """A write transaction that notes every change to kv keys and documents (see the module)."""
+
+    __slots__ = ("_txn", "changes")
+
+    def __init__(self, txn: WriteTxn) -> None:
+        self._txn = txn
+        #: (KIND, KEY, VALUE or None), in the order they were made
+        self.changes: list[tuple[bytes, bytes, bytes | None]] = []
+
+    def get(self, space: str, key: bytes) -> bytes | None:
+        return self._txn.get(space, key)
+
+    def scan(self, space: str, prefix: bytes, **options: Any) -> Iterator[tuple[bytes, bytes]]:
+        return self._txn.scan(space, prefix, **options)
+
+    def count(self, space: str) -> int:
+        return self._txn.count(space)
+
+    def put(self, space: str, key: bytes, value: bytes) -> None:
+        self._txn.put(space, key, value)
+        if space == KV_SPACE:
+            self.changes.append((KV_KIND, key, value))
+        elif space == DOCS:
+            self._doc_put(key, value)
+
+    def delete(self, space: str, key: bytes) -> bool:
+        removed = self._txn.delete(space, key)
+        if removed and space == KV_SPACE:
+            self.changes.append((KV_KIND, key, None))
+        elif removed and space == IDS:
+            self.changes.append((DOC_KIND, key, None))
+        return removed
+
+    def delete_prefix(self, space: str, prefix: bytes) -> int:
+        kind = KV_KIND if space == KV_SPACE else DOC_KIND if space == IDS else None
+        if kind is not None:
+            gone = [key for key, _ in self._txn.scan(space, prefix)]
+            self.changes.extend((kind, key, None) for key in gone)
+        return self._txn.delete_prefix(space, prefix)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._txn, name)  # whatever else a backend's transaction offers
+
+    def _doc_put(self, key: bytes, value: bytes) -> None:
+        """Log a document put under `collection_prefix + SEQ` as `collection_prefix + id`."""
+        doc_id = msgpack.unpackb(value).get("_id")
+        if isinstance(doc_id, str):
+            self.changes.append((DOC_KIND, key[:-SEQ_BYTES] + doc_id.encode(), value))
+
+    def finish(self) -> tuple[int, int]:
+        """Append the noted changes to the log; return (SEQ before them, SEQ of the last)."""
+        txn = self._txn
+        first = last = last_seq(txn)
+        if not self.changes:
+            return first, last
+        for kind, key, value in self.changes:
+            last += 1
+            body = kind + len(key).to_bytes(2, "big") + key
+            txn.put(CHANGES, encode_seq(last), body if value is None else body + b"v" + value)
+        txn.put(META, COUNTER_KEY, encode_seq(last))
+        if last // TRIM_EVERY != first // TRIM_EVERY and last > KEEP:
+            stale = encode_seq(last - KEEP)
+            old = [key for key, _ in txn.scan(CHANGES, b"") if key < stale]  # listed, then cut
+            for key in old:
+                txn.delete(CHANGES, key)
+        return first, last
+
+
+Listener = Callable[[list[Entry]], None]
+
+
+class ChangeLog:
+    """A backend whose writes log their changes, and which tells its listeners of every change.
+
+    It is a `Backend` (the facade and every command use it as one). `listen(fn)` calls
+    `fn(entries)` right after each commit of this process, and from `poll()` for what other
+    processes committed; `fn` must not write to the storage.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.location = backend.location
+        self.get = backend.get
+        self.read = backend.read
+        self._listeners: list[Listener] = []
+        self._seen = 0  # the newest SEQ every listener has been given
+        self._lock = threading.RLock()
+
+    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+        def logged(txn: WriteTxn) -> tuple[T, list[Entry]]:
+            recorder = Recorder(txn)
+            result = fn(recorder)  # type: ignore[arg-type]
+            first, last = recorder.finish()
+            if not self._listeners or last == first:
+                return result, []
+            # other processes' changes not yet polled go first: listeners get commit order
+            seen = self._seen
+            missed = [e for e in entries_after(txn, seen) if e[0] <= first] if first > seen else []
+            seq = first
+            mine = []
+            for kind, key, value in recorder.changes:
+                seq += 1
+                mine.append((seq, kind, key, value))
+            return result, missed + mine
+
+        result, entries = self.backend.write(logged)
+        if entries:
+            self._tell(entries)
+        return result
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(entries)` for every later change; return the function that stops it."""
+        with self._lock:
+            if not self._listeners:
+                self._seen = self.backend.read(last_seq)
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def poll(self) -> None:
+        """Tell the listeners of the changes other processes committed since the last call.
+
+        Reads only the counter (and the first entry of the expiry index) when nothing changed;
+        if a kv key has expired, sweeps it, so that its watchers hear of it.
+        """
+        if not self._listeners:
+            return
+        now = expiry.now_ms()
+        newest, due = self.backend.read(
+            lambda txn: (last_seq(txn), expiry.due_entries(txn, now, 1))
+        )
+        if due:  # an expired key is deleted now, so that watchers hear of it (found: false)
+            self.write(lambda txn: expiry.sweep(txn, now))
+        if newest <= self._seen:
+            return
+        seen = self._seen
+        entries = self.backend.read(lambda txn: entries_after(txn, seen))
+        if entries:
+            self._tell(entries)
+
+    def _tell(self, entries: list[Entry]) -> None:
+        with self._lock:
+            entries = [entry for entry in entries if entry[0] > self._seen]
+            if not entries:
+                return
+            self._seen = entries[-1][0]
+            for listener in list(self._listeners):
+                listener(entries)
+
+    def close(self) -> None:
+        self._listeners.clear()
+        self.backend.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)  # whatever else a backend offers (admin, stats)
+
+
+def messages_for(
+    store_prefix: bytes, collection: bytes | None, send: Callable[[dict[str, Any]], None]
+) -> Listener:
+    """Return a listener that calls `send(message)` for each change to one store.
+
+    With `collection` None it watches the store's kv keys: `{op: "changed", key, value,
+    found}`; else that collection's documents: `{op: "changed", collection, id, doc}` (`doc`
+    None when deleted). These are the messages a watching `[kv]`/`[db]` box sends.
+    """
+    if collection is None:
+        kind, prefix = KV_KIND, store_prefix
+    else:
+        kind, prefix = DOC_KIND, store_prefix + collection + b"\0"
+    start = len(prefix)
+    name = None if collection is None else collection.decode()
+
+    def listener(entries: list[Entry]) -> None:
+        for _seq, entry_kind, key, value in entries:
+            if entry_kind != kind or not key.startswith(prefix):
+                continue
+            if name is not None:
+                doc = None if value is None else msgpack.unpackb(value)
+                send({"op": "changed", "collection": name, "id": key[start:].decode(), "doc": doc})
+                continue
+            if value is not None and expiry.is_expired(value, expiry.now_ms()):
+                value = None  # set already expired: as good as deleted
+            found = value is not None
+            decoded = codec.decode(expiry.payload(value)) if found else None  # type: ignore[arg-type]
+            send({"op": "changed", "key": key[start:].decode(), "value": decoded, "found": found})
+
+    return listener

@@ -1,0 +1,1 @@
+"""Whole-patch tools over the layout: dumps (export/import) for `patchflow data`."""
