@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,13 @@ import trio
 from .box import Box
 from .errors import PatchError, Problem
 from .graph import Graph, build_graph
+from .input import as_async_lines
 from .language import PatchDecl, parse_patch
 from .patchid import check_patch_id
 from .registry import Registry
-from .runtime import BATCH, Runtime
+from .reporting import print_stderr
+from .runtime import Runtime
+from .scheduler import BATCH
 
 MEMORY = ":memory:"
 
@@ -50,9 +52,9 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> str:
     env = os.environ.get("PATCHFLOW_DATA_DIR")
     if env:
         return env
-    import platformdirs
+    from .storage.backends import default_data_dir
 
-    return platformdirs.user_data_dir("patchflow", appauthor=False)
+    return default_data_dir()
 
 
 @attrs.frozen
@@ -89,8 +91,7 @@ class Session:
 
     def post(self, box_id: str, message: Any, inlet: int = 0) -> None:
         """Queue `message` for `box_id`'s inlet as its own cascade; do not wait for it."""
-        deliver = partial(self.runtime.deliver, self._target(box_id, inlet), inlet, message)
-        self.runtime.post(deliver)
+        self.runtime.inject(self._target(box_id, inlet), inlet, message)
 
     def send(self, box_id: str, message: Any, inlet: int = 0) -> Awaitable[None]:
         """Deliver `message` to `box_id`'s inlet as its own cascade; await it to completion.
@@ -98,29 +99,35 @@ class Session:
         When nothing else is queued or running, the cascade runs at once, in the calling task,
         and the returned awaitable is already done (no task switch, no coroutine to create:
         this is the fast path of embedding programs); it checkpoints every few dozen sends.
-        Otherwise the message is queued and awaiting waits for its cascade. Always await it.
+        If that cascade suspends (`[py]` awaiting `trio.sleep`), awaiting finishes it, in this
+        task. Otherwise the message is queued and awaiting waits for its cascade. Always await
+        it: a suspended cascade whose send is dropped unawaited is stopped and reported.
         The box is the cascade's source, as a loadbang is: an error in it is reported with its
         id and line.
         """
         box = (self._inlet0.get(box_id) if inlet == 0 else None) or self._target(box_id, inlet)
-        if self._run_now(box.receive, inlet, message):
+        ran = self._run_now(box, inlet, message)
+        if ran is True:
             self._inline += 1
             if self._inline < BATCH:
                 return _DONE
             self._inline = 0
             return trio.lowlevel.checkpoint()
+        if ran:
+            return ran  # the cascade suspended: awaiting finishes it
         return self._send_queued(box, message, inlet)
 
     async def _send_queued(self, box: Box, message: Any, inlet: int) -> None:
         done = trio.Event()
+        inject = self.runtime.delivery.inject
 
         def queued() -> None:
             try:
-                self.runtime.deliver(box, inlet, message)
+                inject(box, inlet, message)
             finally:
                 done.set()
 
-        self.runtime.post(queued)
+        self.runtime.post(queued, box)
         await done.wait()
 
     def _target(self, box_id: str, inlet: int) -> Box:
@@ -139,15 +146,16 @@ class Session:
         """
         box = self.runtime.graph.box(box_id)
         seen: list[Any] = []
-        original = box.receive
+        if inlet is None:
+            self.runtime.delivery.observe(box, lambda _inlet, message: seen.append(message))
+        else:
+            wanted = inlet
 
-        def recording_receive(i: int, message: Any) -> None:
-            if inlet is None or i == inlet:
-                seen.append(message)
-            original(i, message)
+            def watch(arrived: int, message: Any) -> None:
+                if arrived == wanted:
+                    seen.append(message)
 
-        recording_receive.__self__ = box  # type: ignore[attr-defined]  # errors name the box
-        box.receive = recording_receive  # type: ignore[method-assign]
+            self.runtime.delivery.observe(box, watch)
         return seen
 
     async def idle(self) -> None:
@@ -168,6 +176,7 @@ class Patch:
         graph = build_graph(decl, registry)  # raises PatchError listing every problem
         self.id = check_patch_id(graph.patch_id)
         self.file = decl.file
+        self._fresh: Graph | None = graph  # the first run uses the boxes built to check
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], registry: Registry | None = None) -> Patch:
@@ -202,33 +211,57 @@ class Patch:
         return cls(decl, registry)
 
     def build(self) -> Graph:
-        """Fresh, wired boxes for one run."""
-        return build_graph(self.decl, self.registry)
+        """Fresh boxes and wires for one run (the first run takes those built to check)."""
+        graph, self._fresh = self._fresh, None
+        return graph if graph is not None else build_graph(self.decl, self.registry)
 
     def runtime(
         self,
         *,
         data_dir: str | os.PathLike[str] | None = None,
+        storage: str | os.PathLike[str] | None = None,
         output: Callable[[str], None] | None = None,
         errors: Callable[[str], None] | None = None,
         stdin: Iterable[str] | AsyncIterator[str] | None = None,
         strict: bool = False,
+        durability: str = "full",
+        trace: bool | Callable[[str], None] = False,
+        bus: str | None = None,
     ) -> Runtime:
-        """A runtime for one run of this patch (lower level than `run` and `running`)."""
-        directory = resolve_data_dir(data_dir)
+        """A runtime for one run of this patch (lower level than `run` and `running`).
+
+        Storage is `storage` (a URL: `lmdb:DIR`, `memory:`), else `data_dir`, else
+        `$PATCHFLOW_STORAGE`, `$PATCHFLOW_DATA_DIR`, the user data directory. `durability` is
+        `"full"` (each storage command flushed to disk before its reply) or `"process"`
+        (committed before its reply, flushed within a second): storage.md. `trace` writes a
+        line for every delivery, `[SOURCE:OUTLET] -> [TARGET:INLET] MESSAGE`, in delivery
+        order: True to standard error (as `patchflow run --trace`), or to a function of a line.
+        `bus` is an MQTT URL (`mqtt://HOST[:PORT][/PREFIX]`, bus.md): `[send]`/`[receive]`
+        then cross processes; a malformed URL raises ValueError (bus.BusError).
+        """
+        if durability not in ("full", "process"):  # storage's DURABILITIES, checked before a
+            # box opens the storage (and without loading storage for patches that never do)
+            raise ValueError(f"unknown durability {durability!r}; expected full or process")
 
         def open_patch_storage() -> Any:
             from .storage import open_storage
 
-            return open_storage(self.id, directory)
+            return open_storage(self.id, data_dir, storage=storage, durability=durability)
 
+        mqtt = None
+        if bus is not None:
+            from .bus import MqttBus  # paho is loaded only by runs with a bus
+
+            mqtt = MqttBus(bus)
         return Runtime(
             self.build(),
+            bus=mqtt,
             storage_opener=open_patch_storage,
             output=output,
             errors=errors,
-            stdin=_as_async_lines(stdin),
+            stdin=as_async_lines(stdin),
             strict=strict,
+            trace=(print_stderr if trace is True else trace) or None,
         )
 
     async def run(
@@ -270,16 +303,3 @@ class _Done:
 
 
 _DONE = _Done()
-
-
-def _as_async_lines(
-    lines: Iterable[str] | AsyncIterator[str] | None,
-) -> AsyncIterator[str] | None:
-    if lines is None or hasattr(lines, "__anext__"):
-        return lines  # type: ignore[return-value]
-
-    async def iterate() -> AsyncIterator[str]:
-        for line in lines:  # type: ignore[union-attr]
-            yield line
-
-    return iterate()

@@ -1,29 +1,35 @@
-"""The Box base class that every object subclasses: ports, sending, help text.
+"""The Box base class that every object subclasses: ports, sending, life cycle, help text.
 
 An object is a class; its help is its docstring. The docstring has the same sections for every
 object (summary line, Arguments, Inlets, Outlets, Example) and `patchflow help NAME` prints it.
 
 A Box parses its argument text in the named constructor `from_text`, so that argument errors are
-found when the patch is built, before anything runs. The runtime wires boxes together and then
-delivers messages by calling `receive(inlet, message)`; a box sends with `self.send(...)`, which
-returns only after the whole downstream cascade has completed (depth-first, as in Pd).
+found when the patch is built, before anything runs. It handles what arrives in
+`receive(inlet, message)` and sends with `self.send(message, outlet)`, which returns only after
+the whole downstream cascade has completed (depth-first, as in Pd). How a message gets from one
+to the other is not the box's business: delivery.py owns it and fills the box's `_outlets`,
+`_accept` and `_wires` when the patch starts running.
 
 Delivery is synchronous, like Pd's: `receive` and `send` are plain methods, which measured about
 twice as fast per wire as awaiting coroutines. A box that must await inside a cascade calls
 `self.patch.wait(awaitable)`; a class whose awaits may really suspend (`[py]`, which may
 `await trio.sleep`) sets `may_suspend = True`, and the runtime then runs that patch's cascades
 in a worker that can hand the suspension to trio (see `suspend.py`).
+
+What a box may ask of the running patch (`self.patch`) is the `PatchContext` protocol
+(context.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from .errors import ArgumentError, RunawayLoop
+from .errors import ArgumentError
 
 if TYPE_CHECKING:
+    from .context import PatchContext
     from .messages import Schema
-    from .runtime import PatchContext
 
 
 class Box:
@@ -36,22 +42,36 @@ class Box:
     schemas: ClassVar[tuple[Schema, ...]] = ()
     #: True for objects whose inline text may be a body (`[msg]`, `[py]`)
     takes_body: ClassVar[bool] = False
-    #: True for objects that may await something that really suspends (a timer in `[py]`)
-    may_suspend: ClassVar[bool] = False
+    #: True for a box that may await something that really suspends (a timer in `[py]`);
+    #: a class sets it, or `__init__` when it depends on the arguments (`[py]` code)
+    may_suspend: bool = False
+    #: True for a box that sends every message of every inlet on, unchanged, out of outlet 0
+    #: (`[t a]`): the core then delivers through it without calling `receive` (one call per
+    #: wire instead of two). A class sets it, or `__init__` when it depends on the arguments.
+    passes_through: bool = False
+    #: True for a class whose inlets each take a single value (`[+]`, `[pack]`): a list
+    #: arriving on inlet 0 of such a box with several inlets is spread over them by the core
+    #: (Pd's rule: cold inlets left to right, then the hot one; extra elements dropped; `[]`
+    #: is a bang), so `receive` never sees a list on inlet 0.
+    spreads_lists: ClassVar[bool] = False
 
     # Set by the graph when the box is placed in a patch.
     id: str = "?"
     text: str = ""  # the box text as written (class and arguments), for messages
-    _only: tuple[Box, int]  # the one wire of outlet 0, for `_relay_one`
     line: int = 0
     column: int = 0  # of the box's opening `[`, for errors that point at the box
     body_line: int = 0
     patch: PatchContext
 
+    # Owned by delivery.py, which fills them when the patch starts running.
+    _outlets: tuple[Callable[[Any], None], ...] = ()  # one compiled sender per outlet
+    _accept: Callable[[int, Any], None]  # hands a message to this box (receive, or a relay)
+    _wires: tuple[tuple[tuple[Box, int], ...], ...] = ()  # per outlet: (target, inlet)
+    _spreads: bool = False  # a list on inlet 0 is spread over the inlets (spreads_lists)
+
     def __init__(self, *, inlets: int = 1, outlets: int = 1) -> None:
         self.inlets = inlets
         self.outlets = outlets
-        self._wires: list[tuple[tuple[Box, int], ...]] = [() for _ in range(outlets)]
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Self:
@@ -68,8 +88,20 @@ class Box:
     def start(self) -> None:
         """Prepare to run: the box is wired and `self.patch` is set. Override to subscribe."""
 
+    def loadbang(self) -> None:
+        """Act once when the patch starts, after every box's `start`, in file order.
+
+        Each call is a cascade of its own. The runtime calls it only for classes that
+        override it, so a box without one costs nothing at start.
+        """
+
     def stop(self) -> None:
         """Release what `start` or running took (timers, subscriptions). Must be idempotent."""
+
+    @classmethod
+    def overrides(cls, hook: str) -> bool:
+        """Whether this class overrides the life-cycle method `hook` (`"loadbang"`, `"start"`)."""
+        return getattr(cls, hook) is not getattr(Box, hook)
 
     # -- messages --------------------------------------------------------------------------
 
@@ -82,73 +114,25 @@ class Box:
 
         Receivers get the message in wire (file) order; the message is shared, not copied. An
         error in one receiver is reported (box id, class, line) and the others still receive.
-        This loop is the runtime's hot path, so `relay` below repeats it rather than adding a
-        call per wire; keep the two the same.
         """
-        runtime = self.patch
-        depth = runtime.depth + 1
-        if depth > runtime.max_depth:
-            raise RunawayLoop(runtime.max_depth)
-        for target, inlet in self._wires[outlet]:
-            runtime.depth = depth
-            try:
-                target.receive(inlet, message)
-            except RunawayLoop as loop:
-                loop.record(target.id)
-                raise
-            except Exception as exc:
-                runtime.report(target, exc)
-        runtime.depth = depth - 1  # a cascade that ends by exception resets it instead
-
-    def relay(self, inlet: int, message: Any) -> None:
-        """Send `message` unchanged on outlet 0: a `receive` for pass-through boxes.
-
-        A box that passes everything on (`[t a]`) sets `self.receive = self.relay`, saving one
-        Python call per wire; the body is `send`'s, for outlet 0.
-        """
-        runtime = self.patch
-        depth = runtime.depth + 1
-        if depth > runtime.max_depth:
-            raise RunawayLoop(runtime.max_depth)
-        for target, to in self._wires[0]:
-            runtime.depth = depth
-            try:
-                target.receive(to, message)
-            except RunawayLoop as loop:
-                loop.record(target.id)
-                raise
-            except Exception as exc:
-                runtime.report(target, exc)
-        runtime.depth = depth - 1
-
-    def _relay_one(self, inlet: int, message: Any) -> None:
-        """`relay` for an outlet 0 with exactly one wire (the graph picks it): no loop."""
-        runtime = self.patch
-        depth = runtime.depth + 1
-        if depth > runtime.max_depth:
-            raise RunawayLoop(runtime.max_depth)
-        target, to = self._only  # the one wire, kept by the graph
-        runtime.depth = depth
-        try:
-            target.receive(to, message)
-        except RunawayLoop as loop:
-            loop.record(target.id)
-            raise
-        except Exception as exc:
-            runtime.report(target, exc)
-        runtime.depth = depth - 1
-
-    def _relay_nowhere(self, inlet: int, message: Any) -> None:
-        """`relay` for an outlet 0 with no wires (the graph picks it): nothing to do."""
+        self._outlets[outlet](message)
 
     def connected(self, outlet: int = 0) -> bool:
         """Whether anything is wired to `outlet` (lets objects skip work nobody receives)."""
         return bool(self._wires[outlet])
 
+    def receivers(self) -> list[Box]:
+        """The boxes wired to this box's outlets, each once, in wire order."""
+        seen: dict[int, Box] = {}
+        for targets in self._wires:
+            for target, _inlet in targets:
+                seen.setdefault(id(target), target)
+        return list(seen.values())
+
     def reject(self, inlet: int, message: Any, expected: str = "") -> Exception:
         """Build the error for a message this box cannot handle on `inlet`."""
         from .errors import MessageError
-        from .messages import describe
+        from .render import describe
 
         hint = f"; expected {expected}" if expected else ""
         return MessageError(f"inlet {inlet} cannot take {describe(message)}{hint}")

@@ -18,9 +18,9 @@ import click
 import trio
 
 from ._version import __version__
-from .api import Patch, resolve_data_dir
+from .api import Patch
 from .errors import PatchError
-from .options import DATA_DIR, SECONDS
+from .options import DATA_DIR, SECONDS, STORAGE_URL
 from .registry import default_registry
 from .stopping import stop_on_signals, supervise
 
@@ -83,15 +83,53 @@ def main() -> None:
     "directory). ':memory:' keeps storage in memory for this run only.",
 )
 @click.option(
+    "--storage",
+    type=STORAGE_URL,
+    metavar="URL",
+    help="Where patch storage lives, as a URL: lmdb:DIR or memory: (default:"
+    " $PATCHFLOW_STORAGE, else as --data-dir).",
+)
+@click.option(
     "--timeout",
     type=SECONDS,
     metavar="SECONDS",
     help="Stop after this long even if not idle (a clean stop, exit 0).",
 )
 @click.option("--forever", is_flag=True, help="Do not stop when idle.")
+@click.option(
+    "--bus",
+    envvar="PATCHFLOW_BUS",
+    callback=lambda ctx, param, value: _check_bus(value),
+    metavar="URL",
+    help="Connect [send]/[receive] to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]"
+    "[/PREFIX][?qos=0|1|2] (default: $PATCHFLOW_BUS; see docs/bus.md).",
+)
 @click.option("--strict", is_flag=True, help="Stop with exit 1 at the first runtime error.")
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Write every delivery to standard error as it happens:"
+    " [SOURCE:OUTLET] -> [TARGET:INLET] MESSAGE.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice(["full", "process"]),
+    default="full",
+    show_default=True,
+    help="full: each storage command is flushed to disk before its reply. process: committed"
+    " before its reply (kill -9 loses nothing), flushed to disk within a second: many times"
+    " faster, but a power cut may lose the last second.",
+)
 def run(
-    patch: str, data_dir: str | None, timeout: float | None, forever: bool, strict: bool
+    patch: str,
+    data_dir: str | None,
+    storage: str | None,
+    timeout: float | None,
+    forever: bool,
+    strict: bool,
+    durability: str,
+    trace: bool,
+    bus: str | None,
 ) -> None:
     """Run PATCH until it is idle (PATCH may be '-' for standard input).
 
@@ -100,10 +138,19 @@ def run(
     busy. When standard output is closed (`| head`) the run stops quietly (exit 141, as a
     program ended by SIGPIPE); when it cannot be written (a full disk), with exit 1.
     """
+    if storage is not None and data_dir is not None:
+        raise click.UsageError("give --storage URL or --data-dir DIR, not both")
     supervise()  # the last resort against a box stuck in C code (stopping.py)
     with stop_on_signals() as stop:
         loaded = load_patch_or_exit(patch)
-        runtime = loaded.runtime(data_dir=resolve_data_dir(data_dir), strict=strict)
+        runtime = loaded.runtime(
+            data_dir=data_dir,
+            storage=storage,
+            strict=strict,
+            durability=durability,
+            trace=trace,
+            bus=bus,
+        )
         reason = trio.run(partial(runtime.run, forever=forever, timeout=timeout))
     if stop.signum is not None:
         sys.exit(stop.exit_code)
@@ -112,6 +159,18 @@ def run(
         closed = isinstance(runtime.output_error, BrokenPipeError)
         sys.exit(EXIT_BROKEN_PIPE if closed else EXIT_FAILURE)
     sys.exit(EXIT_FAILURE if reason == "failed" else 0)
+
+
+def _check_bus(url: str | None) -> str | None:
+    """A malformed --bus URL is a usage error (exit 2), shown without its password."""
+    if url:
+        from .bus_url import BusURL  # no paho, no client: only the URL is checked here
+
+        try:
+            BusURL.parse(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--bus'") from None
+    return url or None
 
 
 def _silence_stdout() -> None:

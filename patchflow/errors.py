@@ -59,13 +59,9 @@ class RunawayLoop(PatchflowError, RecursionError):
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.path: list[str] = []  # box ids from the innermost delivery outwards, filled on unwind
+        self.path: list[str] = []  # box ids from the innermost delivery outwards
+        self.trips = 0  # set when the loop tripped the guard so often that the cascade stopped
         super().__init__(f"runaway loop: more than {limit} deliveries deep")
-
-    def record(self, box_id: str) -> None:
-        """Note a box the error unwinds through (innermost first; the first 256 suffice)."""
-        if len(self.path) < 256:
-            self.path.append(box_id)
 
     def cycle(self) -> list[str] | None:
         """The box ids that repeat at the bottom of the recorded path (`[a, b]`), or None.
@@ -96,9 +92,18 @@ class RunawayLoop(PatchflowError, RecursionError):
 
     def describe(self) -> str:
         """The message for people, saying "runaway loop" once: `runaway loop a → b → a (…)`."""
+        if self.trips:
+            what = (
+                f"{self.trips} sends in one cascade would have been more than {self.limit}"
+                " deliveries deep (the loop fans out); the rest of that cascade was stopped"
+            )
+        else:
+            what = (
+                f"more than {self.limit} deliveries deep; that delivery was stopped and the"
+                " patch goes on"
+            )
         return (
-            f"runaway loop {self.loop_description()}: more than {self.limit} deliveries deep;"
-            " that delivery was stopped and the patch goes on — break the cycle, or gate it"
+            f"runaway loop {self.loop_description()}: {what} — break the cycle, or gate it"
             " (e.g. with [spigot])"
         )
 

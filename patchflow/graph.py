@@ -1,8 +1,9 @@
-"""Turn parsed declarations into a checked graph of wired Box instances.
+"""Turn parsed declarations into a checked graph: Box instances and the wires between them.
 
-The graph knows nothing of trio or storage. It creates every box through its class's
+The graph knows nothing of trio, storage or delivery. It creates every box through its class's
 `from_text`, checks port numbers against the real ports, and collects every problem (the
-parser's and its own) so that one `PatchError` reports them all, in file order.
+parser's and its own) so that one `PatchError` reports them all, in file order. The wires are
+recorded as data (`Graph.wires`); the runtime's delivery (delivery.py) compiles them.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ import attrs
 from .box import Box
 from .diagram import choose_ports
 from .errors import ArgumentError, PatchError, Problem
-from .language import PatchDecl, parse_patch
+from .language import BoxDecl, PatchDecl
 from .patchid import patch_id_problem, show_patch_id
 from .registry import Registry, default_registry
+
+#: per outlet of a box, its wires in file order, each (target box, inlet)
+Outlets = tuple[tuple[tuple[Box, int], ...], ...]
 
 
 @attrs.frozen
 class Graph:
-    """A built patch: boxes in file order (wired to each other) and its identity."""
+    """A built patch: boxes in file order, the wires between them, and its identity."""
 
     patch_id: str
     file: str
     boxes: dict[str, Box]  # id → box, in file order
+    wires: dict[str, Outlets]  # box id → its outlets' wires
 
     def box(self, box_id: str) -> Box:
         """The box with this id; KeyError lists the ids there are."""
@@ -78,7 +83,7 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         except ArgumentError as exc:
             # the text is cut: a long argument (a 2000-character expression) fills no screen
             label = _short(f"{b.cls} {b.args}".strip(), 60)
-            problem(b.args_line, b.args_column, f"[{label}]: {exc}")
+            problem(*_argument_position(b, exc), f"[{label}]: {exc}")
             continue
         box.id, box.line, box.body_line = b.id, b.line, b.body_line
         box.column = b.column
@@ -115,12 +120,9 @@ def build_graph(decl: PatchDecl, registry: Registry | None = None) -> Graph:
         _check_file_patch_id(decl.file, problem)
     if problems:
         raise PatchError(problems)
-    for box_id, box in boxes.items():
-        box._wires = [tuple(targets) for targets in wires[box_id]]
-        if getattr(box.receive, "__func__", None) is Box.relay:
-            _specialise_relay(box)
     patch_id = decl.patch_id or default_patch_id(decl.file)
-    return Graph(patch_id=patch_id, file=decl.file, boxes=boxes)
+    recorded = {box_id: tuple(map(tuple, outlets)) for box_id, outlets in wires.items()}
+    return Graph(patch_id=patch_id, file=decl.file, boxes=boxes, wires=recorded)
 
 
 def _check_file_patch_id(file: str, problem: Callable[[int, int, str], None]) -> None:
@@ -133,14 +135,18 @@ def _check_file_patch_id(file: str, problem: Callable[[int, int, str], None]) ->
         problem(1, 1, f"invalid patch id {show_patch_id(patch_id)} (from the file name): {reason}")
 
 
-def _specialise_relay(box: Box) -> None:
-    """Give a pass-through box the relay for its wiring: none, one (the common case), many."""
-    wires = box._wires[0]
-    if not wires:
-        box.receive = box._relay_nowhere  # type: ignore[method-assign]
-    elif len(wires) == 1:
-        box._only = wires[0]
-        box.receive = box._relay_one  # type: ignore[method-assign]
+def _argument_position(b: BoxDecl, exc: ArgumentError) -> tuple[int, int]:
+    """Where an argument error points: the argument text, or the place in the box's code that
+    the object names (`exc.code_position`: 0-based line and column in the body, or in the
+    argument text of a box without one; `[js]` syntax errors). A body's indentation is not
+    kept, so a body position names its line and column 1."""
+    where = getattr(exc, "code_position", None)
+    if where is None:
+        return b.args_line, b.args_column
+    line, column = where
+    if b.body is not None:
+        return b.body_line + line, 1
+    return b.args_line + line, (b.args_column if line == 0 else 1) + column
 
 
 def _port_problem(box: Box, kind: str, number: int, count: int) -> str:
@@ -155,13 +161,3 @@ def _port_problem(box: Box, kind: str, number: int, count: int) -> str:
 def _short(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def load_graph(
-    text: str, file: str = "<patch>", registry: Registry | None = None, patch_id: str | None = None
-) -> Graph:
-    """Parse and build in one step (the common case for callers that do not keep the decl)."""
-    decl = parse_patch(text, file)
-    if patch_id is not None:
-        decl = attrs.evolve(decl, patch_id=patch_id)
-    return build_graph(decl, registry)

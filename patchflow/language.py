@@ -1,5 +1,8 @@
 """Parse `.patch` text into frozen declarations: boxes, wires and bodies, with positions.
 
+Kept whole (~430 lines): the parser is one state machine (`_Parser`) over one line cursor;
+split, its states would reach into each other's position bookkeeping across files.
+
 The parser knows nothing of objects or the runtime: a box's class name and argument text are
 kept as written, and checking them is the graph's job. Every syntax problem is collected (not
 only the first), each with a 1-based line and column.

@@ -5,10 +5,8 @@ A message is a plain JSON-like value (plus `bytes`); a control message is a dict
 the values a `MessageTemplate` returns for constant text are the same objects on every render —
 so receivers must never mutate what they get.
 
-The message box resolves its text by Patchies' rules (messages.md). That runs once per message,
-so the text is compiled once: segments are split and tokenised up front, constant JSON5 is
-parsed at compile time, constant shorthand once per set of wired schemas, and a segment that is
-exactly `$n` hands the stored value through without any text round trip.
+The message box resolves its text by Patchies' rules (messages.md): the rules are here, and
+templates.py compiles a box's text once (`MessageTemplate`) so that each message costs little.
 
 Decisions beyond the spec text (to document):
 
@@ -33,10 +31,10 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-import attrs
 import pyjson5
 
 from .errors import ArgumentError, MessageError
+from .render import bytes_label
 from .schemas import BUILTIN_SCHEMAS, Field, Schema
 
 BANG: Final[dict[str, Any]] = {"type": "bang"}  # shared: never mutate
@@ -58,7 +56,7 @@ def message_type(value: Any) -> str | None:
 
 def _print_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{memoryview(value).nbytes} bytes>"
+        return bytes_label(value)
     return repr(value)
 
 
@@ -86,12 +84,6 @@ def to_json(value: Any) -> str:
         return _json_text(value, _PRINT)
     except (TypeError, ValueError):
         return encode_basestring(repr(value))
-
-
-def describe(value: Any, limit: int = 80) -> str:
-    """Return a short JSON-ish text of `value` for error messages, cut with `…` at `limit`."""
-    text = to_json(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 #: how deep `[]` and `{}` may nest in JSON5 text: pyjson5's fixed limit (a test checks it)
@@ -295,167 +287,3 @@ def _resolve_text(text: str, index: Index) -> Any:
     if len(spans) >= 2:
         return _resolve_words(text, spans, index)
     return {"type": text}
-
-
-# -- the compiled message-box text ----------------------------------------------------------
-
-
-class _Unset:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset()  # a `$n` slot that holds no value yet
-_SKIP: Final = object()
-_PENDING: Final = object()  # a constant not resolved for the bound schemas
-
-
-@attrs.frozen
-class _Filled:
-    """A segment with placeholders: literal text around 0-based slot numbers."""
-
-    literals: tuple[str, ...]  # one more than slots
-    slots: tuple[int, ...]
-    alone: bool  # the segment is exactly `$n`
-    # Token spans in the template, with the placeholder index of whole-token placeholders (or
-    # -1), when substitution cannot change the tokens or make the segment JSON5: JSON text is
-    # one balanced token, and a first bare word is never JSON5. None: resolve from scratch.
-    layout: tuple[tuple[int, int, int], ...] | None
-
-    @classmethod
-    def compile(cls, segment: str) -> _Filled:
-        parts = _PLACEHOLDER.split(segment)
-        literals, slots = tuple(parts[::2]), tuple(int(d) - 1 for d in parts[1::2])
-        spans = _split(segment, at_commas=False)
-        tokens = [segment[a:b] for a, b in spans]
-        marks = [0 if _PLACEHOLDER.fullmatch(t) else -1 for t in tokens]  # 0: a whole `$n`
-        layout = None
-        if len(tokens) > 1 and marks.count(0) == len(slots) and marks[0] and _never_json5(segment):
-            numbering = iter(range(len(slots)))
-            layout = tuple(
-                (a, b, next(numbering) if mark == 0 else -1)
-                for (a, b), mark in zip(spans, marks, strict=True)
-            )
-        alone = len(slots) == 1 and not literals[0] and not literals[1]
-        return cls(literals, slots, alone, layout)
-
-    def fill(self, values: Sequence[Any], index: Index) -> Any:
-        n = len(values)
-        got = [values[s] if s < n else UNSET for s in self.slots]
-        if any(v is UNSET for v in got):
-            return _SKIP
-        if self.alone:
-            return got[0]  # exactly `$n`: the value itself, equal to its JSON round trip
-        texts = [_text_for(value, slot) for slot, value in zip(self.slots, got, strict=True)]
-        pieces = [self.literals[0]]
-        for piece, literal in zip(texts, self.literals[1:], strict=True):
-            pieces += (piece, literal)
-        if self.layout is None:
-            return _resolve_text("".join(pieces), index)
-        spans, shift = [], 0
-        for a, b, j in self.layout:
-            grow = len(texts[j]) - 2 if j >= 0 else 0  # `$n` is two characters
-            spans.append((a + shift, b + shift + grow))
-            shift += grow
-        return _resolve_words("".join(pieces), spans, index)
-
-
-def _text_for(value: Any, slot: int) -> str:
-    try:
-        return _json_text(value)
-    except (TypeError, ValueError):
-        raise MessageError(
-            f"cannot put {describe(value, 40)} into ${slot + 1}: it has no JSON text; "
-            f"send it from a segment that is just ${slot + 1}"
-        ) from None
-
-
-@attrs.frozen
-class _Words:
-    """A constant segment of 2+ tokens: its result depends on the schemas."""
-
-    text: str
-    spans: tuple[tuple[int, int], ...]
-
-
-class MessageTemplate:
-    """The compiled text of a message box; `render` turns stored values into messages."""
-
-    __slots__ = ("_bound", "_bound_to", "_segments", "slots", "text")
-
-    def __init__(self, text: str, segments: list[Any], slots: int) -> None:
-        self.text = text
-        self.slots = slots  # highest `$n` used; the box has max(1, slots) inlets
-        self._segments = segments  # constant values, _Words or _Filled
-        self._bound_to: Any = None
-        self._bound: tuple[Index, list[Any]] = ({}, [])
-        self._bind(())
-
-    @classmethod
-    def compile(cls, text: str) -> MessageTemplate:
-        """Split `text` into segments and pre-resolve every one whose result is fixed.
-
-        Raises:
-            ArgumentError: a constant value nests deeper than `JSON5_MAX_DEPTH`.
-        """
-        try:
-            return cls._compile(text)
-        except MessageError as error:
-            raise ArgumentError(str(error)) from None
-
-    @classmethod
-    def _compile(cls, text: str) -> MessageTemplate:
-        segments: list[Any] = []
-        slots = 0
-        for a, b in _split(text, at_commas=True):
-            segment = text[a:b]
-            if _PLACEHOLDER.search(segment):
-                filled = _Filled.compile(segment)
-                slots = max(slots, *(n + 1 for n in filled.slots))
-                segments.append(filled)
-                continue
-            value = _try_json5(segment)
-            if value is not _NOT_JSON5:
-                segments.append(value)
-                continue
-            spans = _split(segment, at_commas=False)
-            segments.append(_Words(segment, tuple(spans)) if len(spans) >= 2 else {"type": segment})
-        return cls(text, segments, slots)
-
-    def _bind(self, schemas: Sequence[Schema]) -> tuple[Index, list[Any]]:
-        """Resolve constant shorthand for these schemas; remember it when they are a tuple."""
-        index = _index(schemas)
-        resolved = [_PENDING if type(s) is _Filled else s for s in self._segments]
-        for i, s in enumerate(self._segments):
-            if type(s) is _Words:
-                resolved[i] = _resolve_words(s.text, s.spans, index)
-        if type(schemas) is tuple:  # immutable, so identity is a safe cache key
-            self._bound_to, self._bound = schemas, (index, resolved)
-        return index, resolved
-
-    def render(self, values: Sequence[Any], schemas: Sequence[Schema] = ()) -> list[Any]:
-        """Return the messages to send, in order, for the stored `values` (`$1` is values[0]).
-
-        Missing or UNSET slots skip the segments that use them. `schemas` are those of the
-        boxes the message box feeds; pass the same tuple each time so constant shorthand is
-        resolved once. Returned values may be shared with earlier renders: do not mutate them.
-
-        Raises:
-            MessageError: a value with no JSON text (bytes, an arbitrary object) was put into
-                a segment that is more than just its placeholder, or the text it made nests
-                deeper than `JSON5_MAX_DEPTH`.
-        """
-        index, resolved = self._bound if schemas is self._bound_to else self._bind(schemas)
-        out = []
-        for segment, value in zip(self._segments, resolved, strict=True):
-            if value is _PENDING:
-                value = segment.fill(values, index)
-                if value is _SKIP:
-                    continue
-            out.append(value)
-        return out
-
-    def __repr__(self) -> str:
-        return f"MessageTemplate.compile({self.text!r})"

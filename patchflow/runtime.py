@@ -5,86 +5,57 @@ Independent sources (loadbang, timers, stdin lines, messages injected from Pytho
 task takes them one at a time and runs each as a **cascade**: everything the event sends
 completes, depth-first, before the next event starts (Pure Data's contract).
 
-A cascade is a chain of plain calls (`Box.send` → `Box.receive` → …) with no trio checkpoint or
-channel hop per wire: a task and channel per box measured about 50× slower, and awaiting a
-coroutine per wire about 2× slower than plain calls. Boxes that must await use
-`Runtime.wait`; a patch containing a box that may really suspend runs its cascades in a worker
-greenlet (`suspend.py`), and no other cascade runs until the suspended one is done.
+A cascade is a chain of plain calls (a box's compiled sender → the next box's `receive` → …,
+see delivery.py) with no trio checkpoint or channel hop per wire: a task and channel per box
+measured about 50× slower, and awaiting a coroutine per wire about 2× slower than plain calls.
+Boxes that must await use `Runtime.wait`; a patch containing a box that may really suspend
+runs its cascades in a worker greenlet (`suspend.py`), and no other cascade runs until the
+suspended one is done.
 
 The scheduler drains queued events without yielding, and checkpoints every `BATCH` cascades so
 that timers, signals and cancellation still get in. The patch is idle when no cascade runs, no
-event is queued and nothing holds it open (a pending `[delay]`, a running `[metro]`, an open
-`[stdin]`); `run` then returns.
+event is queued and nothing holds it open (a pending timer — a `[delay]`, a running `[metro]`
+— or an open input); `run` then returns.
+
+Time is the patch's logical clock (clock.py): the loadbangs run at 0, a timer's cascade at its
+due time. Two events on the queue stand for several cascades: `_LOAD` fires every loadbang,
+`_TIMERS` every timer due, each as a cascade of its own.
+
+Boxes see the runtime through the `PatchContext` protocol (context.py); the runtime knows
+nothing of any particular object. The scheduler loop itself is in scheduler.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-import traceback
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .box import Box
+from .clock import Clock, Timer
+from .context import Event
+from .delivery import Delivery, Trace
 from .errors import CodeExit, PatchflowError, RunawayLoop, StorageError
+from .holds import Hold
+from .input import LineReaders
+from .reporting import box_label, error_line, print_stderr, print_stdout
+from .scheduler import _LOAD, _TIMERS, CascadeScheduler, StopRun, _owned, _wake
 from .stopping import is_stop
 from .suspend import CascadeWorker, wait
 
 if TYPE_CHECKING:
+    from .bus import MqttBus
     from .graph import Graph
     from .storage import PatchStorage
 
-Event = Callable[[], object]
 MAX_DEPTH = 1000
-BATCH = 64  # cascades run back to back before the scheduler lets other tasks in
 
 
-class Hold:
-    """A reason the patch is not idle (pending delay, running metro, open stdin)."""
-
-    __slots__ = ("_released", "_runtime")
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._released = False
-        runtime._holds += 1
-
-    def release(self) -> None:
-        """Let the patch become idle again; safe to call more than once."""
-        if not self._released:
-            self._released = True
-            self._runtime._release()
-
-    def __enter__(self) -> Hold:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-class StopRun(BaseException):
-    """Unwinds the current cascade when strict mode (or missing storage) stops the run.
-
-    A BaseException, so that neither `Box.send` nor user code catching Exception swallows it.
-    """
-
-
-class _Source(Box):
-    """The sender of messages that come from outside any box (Python, the bus)."""
-
-    name = "<source>"
-
-    def __init__(self, runtime: Runtime, target: Box, inlet: int) -> None:
-        super().__init__(inlets=0, outlets=1)
-        self.patch = runtime
-        self._wires = [((target, inlet),)]
-
-
-class Runtime:
+class Runtime(CascadeScheduler):
     """The running patch, as boxes see it (`box.patch`): sending, scheduling, storage, output.
 
     Args:
@@ -92,8 +63,9 @@ class Runtime:
         storage_opener: called once, on first use, to open the patch's storage.
         output: receives each `[print]` line (default: standard output, flushed).
         errors: receives each runtime error line (default: standard error).
-        stdin: the lines `[stdin]` reads (default: the process's standard input).
+        stdin: the patch's input lines (`read_lines`; default: the process's standard input).
         strict: stop the run at the first runtime error.
+        trace: receives a line for every delivery (`run --trace`); None: no tracing, no cost.
     """
 
     def __init__(
@@ -106,19 +78,21 @@ class Runtime:
         stdin: AsyncIterator[str] | None = None,
         strict: bool = False,
         max_depth: int = MAX_DEPTH,
+        trace: Trace | None = None,
+        bus: MqttBus | None = None,
     ) -> None:
         self.graph = graph
+        self._bus = bus  # bus.py: [send]/[receive] across processes, [mqtt-in]/[mqtt-out]
         self.patch_id = graph.patch_id
         self.file = graph.file
         self.strict = strict
         self.max_depth = max_depth
-        self.depth = 0  # deliveries deep in the current cascade (read by Box.send)
         self.error_count = 0
         self.failure: BaseException | None = None
         self.output_error: OSError | None = None  # the output could not be written: run ended
-        self._output = output or _print_stdout
-        self._errors = errors or _print_stderr
-        self._stdin = stdin
+        self._output = output or print_stdout
+        self._errors = errors or print_stderr
+        self._input = LineReaders(self, stdin)
         self._storage_opener = storage_opener
         self._storage: PatchStorage | None = None
         self._send_channel, self._receive_channel = trio.open_memory_channel[Event | None](math.inf)
@@ -127,14 +101,16 @@ class Runtime:
         self._running = False
         self._inline = False  # injected messages may run in the caller's task (run_now)
         self._nursery: trio.Nursery | None = None
-        self._subscribers: dict[str, list[Box]] = defaultdict(list)
-        self._sources: dict[tuple[int, int], Box] = {}
         self._queued = 0  # events in the channel (statistics() allocates; this is read often)
-        self._stdin_boxes: list[Box] = []
         self._idle_waiters: list[trio.Event] = []
         self._done = False
         suspends = any(box.may_suspend for box in graph.boxes.values())
         self._worker = CascadeWorker() if suspends else None
+        self._parked: trio.Event | None = None  # set when a suspended `run_now` cascade ends
+        self._loadbangs: list[Box] = []
+        self.clock = Clock(self, self.post, _TIMERS)
+        self.delivery = Delivery(self.report, max_depth, trace)
+        self.delivery.wire(graph.boxes, graph.wires)
         for box in graph.boxes.values():
             box.patch = self
 
@@ -152,14 +128,33 @@ class Runtime:
         except OSError as exc:
             self._output_failed(exc)
 
-    def post(self, event: Event) -> None:
-        """Queue `event` to run as its own cascade after those already queued."""
+    def post(self, event: Event, box: Box | None = None) -> None:
+        """Queue `event` to run as its own cascade after those already queued.
+
+        An error it raises is reported as `box`'s; a bound method of a box is that box's.
+        """
+        if box is not None and getattr(event, "__self__", None) is not box:
+            event = _owned(event, box)
         self._queued += 1
         self._send_channel.send_nowait(event)
 
     def hold(self) -> Hold:
         """Keep the patch from being idle until the returned Hold is released."""
         return Hold(self)
+
+    def now(self) -> float:
+        """The running cascade's logical time, in milliseconds since the run started."""
+        return self.clock.current()
+
+    def call_later(self, ms: float, event: Event, box: Box | None = None) -> Timer:
+        """Run `event` as a cascade of its own `ms` logical milliseconds from now (clock.py).
+
+        Timers due at the same logical time run in the order they were set; the returned
+        Timer's `cancel()` keeps it from running. An error it raises is reported as `box`'s.
+        """
+        if box is not None and getattr(event, "__self__", None) is not box:
+            event = _owned(event, box)
+        return self.clock.call_later(ms, event, box)
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a background task (a timer) for as long as the patch runs."""
@@ -170,8 +165,8 @@ class Runtime:
     def wait(self, awaitable: Awaitable[Any]) -> Any:
         """Return the result of `awaitable` from inside a cascade (storage calls, `[py]` code).
 
-        It suspends the cascade only if the awaitable really suspends, which needs a box class
-        with `may_suspend = True` in the patch; otherwise it raises SuspendError.
+        It suspends the cascade only if the awaitable really suspends, which needs a box with
+        `may_suspend = True` in the patch; otherwise it raises SuspendError.
         """
         try:
             return wait(awaitable, self._worker)
@@ -190,35 +185,42 @@ class Runtime:
             return exc
         return CodeExit.from_exception(exc).with_traceback(exc.__traceback__)
 
-    def subscribe(self, name: str, box: Box) -> None:
-        """Make `box` receive (on inlet 0) what `[send name]` sends, in subscription order."""
-        self._subscribers[name].append(box)
+    def subscribe(self, name: str, box: Box, handler: Callable[[Any], None]) -> None:
+        """Call `handler(message)` for what `[send name]` sends, as a delivery to `box`."""
+        self.delivery.subscribe(name, box, handler)
+        if self._bus is not None:
+            self._bus.subscribe_name(name)
 
     def unsubscribe(self, name: str, box: Box) -> None:
-        subscribers = self._subscribers.get(name)
-        if subscribers and box in subscribers:
-            subscribers.remove(box)
+        self.delivery.unsubscribe(name, box)
+        if self._bus is not None:
+            self._bus.unsubscribe_name(name)
 
-    def publish(self, name: str, message: Any) -> None:
-        """Deliver `message` to every subscriber of `name`, depth-first, in order."""
-        for box in tuple(self._subscribers.get(name, ())):
-            self.deliver(box, 0, message)
+    def publish(self, name: str, message: Any, *, retain: bool = False) -> None:
+        """Deliver `message` to every subscriber of `name`, depth-first, in order.
 
-    def deliver(self, target: Box, inlet: int, message: Any) -> None:
-        """Deliver one message to one inlet, with the same accounting as a wire."""
-        self.source(target, inlet).send(message)
+        With a bus, publish it to the broker first (`retain`: kept there for late subscribers).
+        """
+        if self._bus is not None:
+            self._bus.publish_name(name, message, retain)
+        self.delivery.publish(name, message)
 
-    def source(self, target: Box, inlet: int) -> Box:
-        """A sender wired only to `target`'s `inlet` (kept, so injecting allocates nothing)."""
-        key = (id(target), inlet)  # the cache keeps `target` alive, so its id stays its own
-        source = self._sources.get(key)
-        if source is None:
-            source = self._sources[key] = _Source(self, target, inlet)
-        return source
+    @property
+    def bus(self) -> MqttBus:
+        """The run's MQTT bus (`--bus URL`), for `[mqtt-in]`/`[mqtt-out]`."""
+        if self._bus is None:
+            raise PatchflowError(
+                "needs a bus: run with --bus mqtt://HOST[:PORT][/PREFIX] (or set $PATCHFLOW_BUS)"
+            )
+        return self._bus
 
-    def read_stdin(self, box: Box) -> None:
-        """Register a `[stdin]` box: each input line goes to its `line_in(text)`, then `end()`."""
-        self._stdin_boxes.append(box)
+    def read_lines(self, box: Box, line: Callable[[str], None], end: Event) -> None:
+        """Call `line(text)` per input line, then `end()`, each a cascade (see context.py)."""
+        self._input.add(box, line, end)
+
+    def inject(self, box: Box, inlet: int, message: Any) -> None:
+        """Queue `message` for `box`'s inlet as a cascade of its own (from Python)."""
+        self.post(partial(self.delivery.inject, box, inlet, message), box)
 
     @property
     def storage(self) -> PatchStorage:
@@ -240,11 +242,8 @@ class Runtime:
         self.error_count += 1
         if isinstance(exc, RunawayLoop):
             line = self._runaway_line(exc)
-        elif box is None:
-            line = f"{self.file}: {_exception_text(exc)}"
         else:
-            at = box.error_line(exc)
-            line = f"{self.file}:{at} [{_box_label(box)}]: {_exception_text(exc)}"
+            line = error_line(self.file, box, exc)
         self._errors(line)
         if self.strict:
             if self.failure is None:
@@ -281,12 +280,18 @@ class Runtime:
         # Each delivery nests a few Python frames (send → receive → send); make sure the
         # runaway-loop guard, not Python's recursion limit, is what stops a feedback loop.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), self.max_depth * 8 + 1000))
+        if self._bus is not None and not self._open_bus():
+            return "failed"
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                self.clock.start()
+                nursery.start_soon(self.clock.run)
                 self._start_boxes()
+                if self._bus is not None:  # receivers are subscribed before the loadbangs
+                    await trio.to_thread.run_sync(self._bus.wait_subscribed)
                 self._running = True
-                self._inline = self._worker is None
+                self._inline = True
                 with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
                     reason = await self._schedule(forever)
                 if scope.cancelled_caught:
@@ -307,10 +312,32 @@ class Runtime:
             try:
                 box.stop()
             except Exception as exc:  # a failing stop must not hide the others
-                self._errors(f"{self.file}:{box.line} [{_box_label(box)}]: stop: {exc}")
+                self._errors(f"{self.file}:{box.line} [{box_label(box)}]: stop: {exc}")
         for waiter in self._idle_waiters:
             waiter.set()
+        if self._bus is not None:
+            self._bus.close()  # hands pending publications to the broker (up to 5 s)
         self.close_storage()
+
+    def _open_bus(self) -> bool:
+        """Connect the bus; on failure report it (naming the URL, no password) and say False."""
+        from .bus import BusError, BusLink
+
+        assert self._bus is not None
+        link = BusLink(
+            post=self.post,
+            hold=self.hold,
+            deliver=self.delivery.publish,
+            errors=self._errors,
+            token=trio.lowlevel.current_trio_token(),
+        )
+        try:
+            self._bus.open(link)
+        except BusError as exc:
+            self._errors(f"{self.file}: {exc}")
+            self.failure = exc
+            return False
+        return True
 
     def stop(self) -> None:
         """End the run (after the cascades already queued), from a box or from Python."""
@@ -326,27 +353,6 @@ class Runtime:
         self.post(_wake)
         await waiter.wait()
 
-    def run_now(self, receive: Callable[[int, Any], object], inlet: int, message: Any) -> bool:
-        """Deliver to a box's `receive` as a cascade in the calling task, if nothing is queued.
-
-        The fast path for messages injected from Python: no task switch. Returns False (and
-        does nothing) when the message must be queued instead: a cascade is running or queued,
-        or the patch runs its cascades in a worker (it has a box that may suspend).
-        """
-        if self._busy or not self._inline or self._queued:
-            return False
-        self.depth = 0
-        self._busy = True
-        try:
-            receive(inlet, message)
-        except BaseException as exc:
-            self._contain(exc, getattr(receive, "__self__", None))
-            if self.failure is not None:
-                self.post(_wake)  # the scheduler ends the run
-        finally:
-            self._busy = False
-        return True
-
     def close_storage(self) -> None:
         if self._storage is not None:
             self._storage.close()
@@ -354,133 +360,14 @@ class Runtime:
 
     def _start_boxes(self) -> None:
         for box in self.graph.boxes.values():
-            box.start()
-        for box in self.graph.boxes.values():
-            fire = getattr(box, "loadbang", None)
-            if fire is not None:
-                self.post(fire)
-        if self._stdin_boxes:
-            hold = self.hold()
-            self.start_soon(self._read_stdin, hold)
-
-    async def _schedule(self, forever: bool) -> str:
-        receive = self._receive_channel
-        batch = 0
-        while True:
             try:
-                event = receive.receive_nowait()
-                self._queued -= 1
-            except trio.WouldBlock:
-                if self._holds == 0:
-                    waiters, self._idle_waiters = self._idle_waiters, []
-                    for waiter in waiters:
-                        waiter.set()
-                    if not forever:
-                        return "idle"
-                event = await receive.receive()
-                self._queued -= 1
-                batch = 0
-            else:
-                batch += 1
-                if batch >= BATCH:
-                    batch = 0
-                    await trio.lowlevel.checkpoint()
-            if event is None:
-                return "stopped"
-            if event is _wake:
-                pass  # a look at idleness, or at a failure in a cascade run by `run_now`
-            elif self._worker is None:
-                self._cascade(event)
-            else:
-                await self._worker.run(self._cascade, event)
-            if self.failure is not None:
-                return "failed"
-
-    # Box code is not KeyboardInterrupt-protected, so that Ctrl-C stops a busy box; marked
-    # here because in the worker greenlet trio cannot find the task's frame and would protect it.
-    @trio.lowlevel.disable_ki_protection
-    def _cascade(self, event: Event) -> None:
-        self.depth = 0
-        self._busy = True
-        try:
-            event()
-        except BaseException as exc:
-            self._contain(exc, getattr(event, "__self__", None))
-        finally:
-            self._busy = False
-
-    def _contain(self, exc: BaseException, box: Box | None) -> None:
-        """Report what ended a cascade early; re-raise what must end more than the cascade."""
-        if isinstance(exc, StopRun):
-            return  # `failure` is set and the scheduler ends the run
-        if isinstance(exc, SystemExit | KeyboardInterrupt):
-            exc = self.code_error(exc)  # from a box that does not convert its own
-        if not isinstance(exc, Exception):
-            raise exc  # cancellation, the stop of the run (Ctrl-C, SIGTERM), …
-        self._report_quietly(None if isinstance(exc, RunawayLoop) else box, exc)
-
-    def _report_quietly(self, box: Box | None, exc: BaseException) -> None:
-        with contextlib.suppress(StopRun):  # strict mode: `failure` is set already
-            self.report(box, exc)
-
-    def _release(self) -> None:
-        self._holds -= 1
-        if self._holds == 0 and not self._done:
-            self.post(_wake)
-
-    async def _read_stdin(self, hold: Hold) -> None:
-        lines = self._stdin if self._stdin is not None else _process_stdin()
-        try:
-            async for line in lines:
-                text = line.rstrip("\r\n")
-                for box in self._stdin_boxes:
-                    self.post(_bound(box.line_in, text))  # type: ignore[attr-defined]
-            for box in self._stdin_boxes:
-                self.post(box.end_of_input)  # type: ignore[attr-defined]
-        finally:
-            hold.release()
-
-
-def _wake() -> None:
-    """A no-op event: makes the scheduler look at idleness again."""
-
-
-def _bound(fn: Callable[[Any], object], arg: Any) -> Event:
-    def event() -> None:
-        fn(arg)
-
-    event.__self__ = getattr(fn, "__self__", None)  # type: ignore[attr-defined]
-    return event
-
-
-async def _process_stdin() -> AsyncIterator[str]:
-    stream = trio.wrap_file(sys.stdin)
-    while True:
-        line = await stream.readline()
-        if not line:
-            return
-        yield line
-
-
-def _box_label(box: Box) -> str:
-    cls = box.text.split(maxsplit=1)[0] if box.text else box.name
-    return box.id if box.id.startswith(f"{cls}-") or box.id == cls else f"{box.id}: {cls}"
-
-
-def _exception_text(exc: BaseException) -> str:
-    if isinstance(exc, PatchflowError):
-        return str(exc)
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
-
-
-def _print_stdout(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _print_stderr(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
-PatchContext = Runtime  # the name boxes' type hints use
+                box.start()
+            except PatchflowError as exc:  # e.g. [mqtt-in] without a bus: the run cannot go on
+                self._errors(error_line(self.file, box, exc))
+                if self.failure is None:
+                    self.failure = exc
+                self.post(_wake)  # the scheduler ends the run
+        boxes = self.graph.boxes.values()
+        self._loadbangs = [box for box in boxes if type(box).overrides("loadbang")]
+        if self._loadbangs:
+            self.post(_LOAD)

@@ -2,7 +2,8 @@
 
 The message box's shorthand (`get count` → `{type: "get", key: "count"}`) looks up schemas
 by type and by how many tokens follow; objects declare the schemas they understand
-(`Box.schemas`), and wired boxes' schemas are tried before these built-in ones.
+(`Box.schemas`), and wired boxes' schemas are tried before these built-in ones. Storage's
+schemas are derived from its command classes (`patchflow.storage.CommandSet.schemas`).
 """
 
 from __future__ import annotations
@@ -74,48 +75,18 @@ def schema(type_name: str, *specs: str) -> Schema:
 
 _NO_FIELDS = "bang clear reset start stop pause play run expand collapse toggle keys flush"
 
-#: what `[kv]` understands (storage.md); keys are strings, so `get 20` asks for key "20"
-KV_SCHEMAS: Final[tuple[Schema, ...]] = (
+#: Patchies' common set (messages.md). Objects declare the schemas they understand themselves
+#: (`Box.schemas`; `[kv]`/`[db]` derive theirs from storage's command classes), and a message
+#: box tries those of the boxes it feeds first.
+BUILTIN_SCHEMAS: Final[tuple[Schema, ...]] = (
+    *(Schema(name) for name in _NO_FIELDS.split()),
     schema("get", "key:string"),
+    schema("set", "value"),
     schema("set", "key:string", "value"),
-    schema("delete", "key:string"),
-    schema("has", "key:string"),
-    schema("keys"),
-    schema("clear"),
-    schema("setStore", "value:string"),
-)
-
-#: what `[db]` understands (storage.md); collections and ids are strings
-DB_SCHEMAS: Final[tuple[Schema, ...]] = (
-    schema("insert", "collection:string", "doc"),
-    schema("find", "collection:string"),
-    schema("find", "collection:string", "query"),
-    schema("findOne", "collection:string", "id:string"),
-    schema("update", "collection:string", "id:string", "doc"),
-    schema("replace", "collection:string", "id:string", "doc"),
-    schema("delete", "collection:string", "id:string"),
-    schema("count", "collection:string"),
-    schema("count", "collection:string", "query"),
-    schema("drop", "collection:string"),
-    schema("setStore", "value:string"),
-)
-
-#: Patchies' common set plus storage's (messages.md), duplicates removed
-BUILTIN_SCHEMAS: Final[tuple[Schema, ...]] = tuple(
-    dict.fromkeys(
-        (
-            *(Schema(name) for name in _NO_FIELDS.split()),
-            schema("get", "key:string"),
-            schema("set", "value"),
-            schema("set", "key:string", "value"),
-            schema("setCode", "value:string"),
-            schema("setSetting", "key:string", "value"),
-            *(schema(n, "value:number") for n in ("setMin", "setMax", "setDefault", "setValue")),
-            schema("load", "src:string"),
-            schema("noteOn", "note", "velocity", "time?", "channel?"),
-            schema("noteOff", "note", "velocity?", "time?", "channel?"),
-            *KV_SCHEMAS,
-            *DB_SCHEMAS,
-        )
-    )
+    schema("setCode", "value:string"),
+    schema("setSetting", "key:string", "value"),
+    *(schema(n, "value:number") for n in ("setMin", "setMax", "setDefault", "setValue")),
+    schema("load", "src:string"),
+    schema("noteOn", "note", "velocity", "time?", "channel?"),
+    schema("noteOff", "note", "velocity?", "time?", "channel?"),
 )

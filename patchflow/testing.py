@@ -36,21 +36,15 @@ def run_text(
     text: str,
     *injected: tuple[str, Any] | tuple[str, Any, int],
     file: str = "test.patch",
-    data_dir: str | os.PathLike[str] = MEMORY,
-    stdin: Iterable[str] | None = None,
-    collect: Sequence[str] = (),
     inject: Sequence[tuple[str, Any] | tuple[str, Any, int]] = (),
-    strict: bool = False,
-    mock_clock: bool = True,
+    **options: Any,
 ) -> Outcome:
-    """Build `text` (dedented), run it until idle, then inject each (box id, message[, inlet]).
+    """Build `text` (dedented) and run it as `run_patch` does; `options` are `run_patch`'s.
 
-    Injections are `injected` then `inject`, each delivered as its own cascade after the
-    patch (and the previous injection) has gone idle.
+    Injections are `injected` then `inject`.
     """
     patch = Patch.from_string(textwrap.dedent(text), file=file)
-    options = dict(data_dir=data_dir, stdin=stdin, collect=collect, strict=strict)
-    return run_patch(patch, inject=[*injected, *inject], mock_clock=mock_clock, **options)
+    return run_patch(patch, inject=[*injected, *inject], **options)
 
 
 def run_patch(
@@ -63,7 +57,12 @@ def run_patch(
     strict: bool = False,
     mock_clock: bool = True,
 ) -> Outcome:
-    """As `run_text`, for an already built Patch."""
+    """Run `patch` until idle, then inject each (box id, message[, inlet]).
+
+    Each injection is delivered as its own cascade after the patch (and the previous
+    injection) has gone idle. `collect` names boxes whose arriving messages `Outcome.seen`
+    records; `mock_clock` runs timers on trio's MockClock (no real time passes).
+    """
     lines: list[str] = []
     errors: list[str] = []
     seen: dict[str, list[Any]] = {}

@@ -40,8 +40,8 @@ def built_wires(text: str) -> list[tuple[str, int, str, int]]:
     graph = build_graph(parse(text))
     return [
         (box_id, outlet, target.id, inlet)
-        for box_id, box in graph.boxes.items()
-        for outlet, targets in enumerate(box._wires)
+        for box_id, outlets in graph.wires.items()
+        for outlet, targets in enumerate(outlets)
         for target, inlet in targets
     ]
 
