@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs clean pd-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Compare patches with Pd 0.53 itself (tests/pd/): installs Debian's puredata-core if pd is missing.
+pd-test: $(STAMP)
+	command -v pd >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y puredata-core; }
+	$(BIN)/python -m pytest -q tests/pd
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

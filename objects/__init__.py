@@ -4,7 +4,25 @@ Installed as `patchflow_objects` and found through the `patchflow.objects` entry
 registry reads `BOXES` from here. Modules import only the public `patchflow` API.
 """
 
-from . import bus, code, control, flow, lists, math, storage, time
+from . import (
+    arithmetic,
+    bus,
+    code,
+    connective,
+    control,
+    flow,
+    js,
+    listops,
+    lists,
+    math,
+    mqtt,
+    patchies,
+    py,
+    random,
+    storage,
+    time,
+    timing,
+)
 
 BOXES = (
     *control.BOXES,
@@ -13,6 +31,15 @@ BOXES = (
     *lists.BOXES,
     *math.BOXES,
     *time.BOXES,
+    *arithmetic.BOXES,
+    *connective.BOXES,
+    *random.BOXES,
+    *timing.BOXES,
+    *listops.BOXES,
     *code.BOXES,
+    *py.BOXES,
+    *js.BOXES,
+    *patchies.BOXES,
     *storage.BOXES,
+    *mqtt.BOXES,
 )

@@ -5,10 +5,13 @@ by a small scanner that knows Python's string literals and comments (a `$` insid
 left alone) and replaces each `$n` by a parameter name. The parsed tree is then rewritten so
 that attribute reads go through `field()`: `$1.value` reads the key `value` of a dict, `None`
 when it is missing (as in JavaScript), while other values keep Python's attributes. The result
-is compiled into one plain function `(p1, …, pN) -> value`: a message costs one call. (An
-expression with no attribute reads is compiled from its text instead, which Python allows to
-be deeper.) Every walk over the tree is a loop, so a deep expression is a positioned error, or
-just works, never a crash of the build.
+is compiled into one plain function `(p1, …, pN) -> value`: a message costs one call. A read
+of an input's field (`$1.value`) is inlined as `$1["value"] if type($1) is dict and "value" in
+$1 else field($1, "value")`, which halved `($1.value or 0) + 1` (about 260 → 120 ns,
+2026-11-29, 2-core Xeon VM, best of 7 × 300,000 calls). (An expression with no attribute
+reads is compiled from its text instead, which Python allows to be deeper.) Every walk over
+the tree is a loop, so a deep expression is a positioned error, or just works, never a crash
+of the build.
 
 Errors are found at creation and raised as ArgumentError with the position inside the
 expression (also in the attributes `line_offset` and `column_offset`, both 0-based).
@@ -36,6 +39,7 @@ MODULES: dict[str, Any] = {"json": json, "math": math, "random": random, "time":
 
 _PARAM = "__pf_{}"  # `$n` becomes this name; not a name anyone writes
 _FIELD = "__pf_field__"
+_TYPE, _DICT = "__pf_type__", "__pf_dict__"  # `type` and `dict`, whatever the code names so
 _STRING_PREFIXES = {"r", "u", "f", "b", "br", "rb", "fr", "rf"}
 _MISSING = object()
 
@@ -139,7 +143,7 @@ def _compile(
             exc.lineno -= 1
         raise _syntax_error(text, source, shifts, exc) from None
     namespace = base_namespace(output)
-    namespace[_FIELD] = field
+    namespace |= {_FIELD: field, _TYPE: type, _DICT: dict}
     for name in _global_names(code):
         if name not in namespace and not hasattr(builtins, name):
             node = next(
@@ -172,17 +176,37 @@ def _rewrite_field_reads(tree: ast.AST) -> bool:
                     found.append((parent, name, i if isinstance(value, list) else None, child))
     # ast.walk goes outside in; rewriting inside out keeps `$1.a.b` a call of a call
     for parent, name, i, node in reversed(found):
-        call = ast.Call(
-            func=ast.copy_location(ast.Name(_FIELD, ast.Load()), node),
-            args=[node.value, ast.copy_location(ast.Constant(node.attr), node)],
-            keywords=[],
-        )
-        ast.copy_location(call, node)
+        call = _field_read(node)
         if i is None:
             setattr(parent, name, call)
         else:
             getattr(parent, name)[i] = call
     return bool(found)
+
+
+def _field_read(node: ast.Attribute) -> ast.expr:
+    """`field(value, "name")`; for an input (`$1.name`) the dict case inline, without a call:
+    `$1["name"] if type($1) is dict and "name" in $1 else field($1, "name")`."""
+
+    def at(new: ast.AST) -> Any:
+        return ast.copy_location(new, node)
+
+    key = at(ast.Constant(node.attr))
+    call = at(ast.Call(func=at(ast.Name(_FIELD, ast.Load())), args=[node.value, key], keywords=[]))
+    value = node.value
+    if not (isinstance(value, ast.Name) and value.id.startswith(_PARAM.format(""))):
+        return call
+    is_dict = at(
+        ast.Compare(
+            left=at(ast.Call(func=at(ast.Name(_TYPE, ast.Load())), args=[value], keywords=[])),
+            ops=[ast.Is()],
+            comparators=[at(ast.Name(_DICT, ast.Load()))],
+        )
+    )
+    has_key = at(ast.Compare(left=key, ops=[ast.In()], comparators=[value]))
+    item = at(ast.Subscript(value=value, slice=key, ctx=ast.Load()))
+    test = at(ast.BoolOp(op=ast.And(), values=[is_dict, has_key]))
+    return at(ast.IfExp(test=test, body=item, orelse=call))
 
 
 def _is_field_read(node: ast.Attribute) -> bool:

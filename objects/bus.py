@@ -7,6 +7,17 @@ from typing import Any
 from patchflow import ArgumentError, Box, MessageError
 
 
+def split_retain(args: str) -> tuple[str, bool]:
+    """Take a trailing `retain=1`/`retain=0` off `args` (`[send]`, `[mqtt-out]`): (rest, flag)."""
+    words = args.split()
+    retain = False
+    if words and words[-1].startswith("retain="):
+        if words[-1] not in ("retain=0", "retain=1"):
+            raise ArgumentError(f"{words[-1]}: expected retain=1 or retain=0")
+        retain = words.pop() == "retain=1"
+    return " ".join(words), retain
+
+
 def _channel(args: str, name: str) -> str | None:
     words = args.split()
     if len(words) > 1:
@@ -25,10 +36,13 @@ class Send(Box):
 
     The receivers' cascades complete (depth-first) before the next message is taken. A name
     nobody receives is not an error. Without a name argument the box has a right inlet that
-    sets the name (as Pd's `[send]`).
+    sets the name (as Pd's `[send]`). Run with a bus (`--bus mqtt://HOST/PREFIX`), each
+    message is also published to the MQTT topic `PREFIX/NAME`, for other processes
+    (docs/bus.md).
 
     Arguments:
         name: the name to send to (optional: otherwise set it through inlet 1)
+        retain=1: with a bus, the broker keeps the last message for late subscribers
 
     Inlets:
         0: any message, sent to the receivers of the name
@@ -45,13 +59,15 @@ class Send(Box):
     name = "send"
     aliases = ("s",)
 
-    def __init__(self, channel: str | None = None) -> None:
+    def __init__(self, channel: str | None = None, retain: bool = False) -> None:
         super().__init__(inlets=1 if channel else 2, outlets=0)
         self.channel = channel
+        self.retain = retain
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Send:
-        return cls(_channel(args, "s"))
+        rest, retain = split_retain(args)
+        return cls(_channel(rest, "s"), retain)
 
     def receive(self, inlet: int, message: Any) -> None:
         if inlet == 1:
@@ -59,27 +75,7 @@ class Send(Box):
         elif self.channel is None:
             raise MessageError("no name to send to yet: send a name to inlet 1 first")
         else:
-            self.patch.publish(self.channel, message)
-
-
-class _Listener:
-    """What a `[receive]` subscribes: messages sent to its name go straight to its outlet.
-
-    Published messages reach a subscriber's inlet 0; a receive without a name argument uses
-    inlet 0 to set its name, so the two are kept apart. For error reports the listener reads
-    as its box (id, line, text).
-    """
-
-    __slots__ = ("box",)
-
-    def __init__(self, box: Receive) -> None:
-        self.box = box
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self.box, attribute)
-
-    def receive(self, inlet: int, message: Any) -> None:
-        self.box.send(message)
+            self.patch.publish(self.channel, message, retain=self.retain)
 
 
 class Receive(Box):
@@ -109,7 +105,6 @@ class Receive(Box):
     def __init__(self, channel: str | None = None) -> None:
         super().__init__(inlets=0 if channel else 1, outlets=1)
         self.channel = channel
-        self._listener = _Listener(self)
         self._subscribed: str | None = None
 
     @classmethod
@@ -121,12 +116,13 @@ class Receive(Box):
 
     def stop(self) -> None:
         if self._subscribed is not None:
-            self.patch.unsubscribe(self._subscribed, self._listener)  # type: ignore[arg-type]
+            self.patch.unsubscribe(self._subscribed, self)
             self._subscribed = None
 
     def _subscribe(self) -> None:
         if self.channel is not None:
-            self.patch.subscribe(self.channel, self._listener)  # type: ignore[arg-type]
+            # what is sent to the name goes straight out of the outlet (inlet 0 sets the name)
+            self.patch.subscribe(self.channel, self, self.send)
             self._subscribed = self.channel
 
     def receive(self, inlet: int, message: Any) -> None:

@@ -100,9 +100,9 @@ class Stdin(Box):
         return cls(json=bool(words))
 
     def start(self) -> None:
-        self.patch.read_stdin(self)
+        self.patch.read_lines(self, self._line, self._end)
 
-    def line_in(self, text: str) -> None:
+    def _line(self, text: str) -> None:
         if self.json:
             import json
 
@@ -114,7 +114,7 @@ class Stdin(Box):
         else:
             self.send(text)
 
-    def end_of_input(self) -> None:
+    def _end(self) -> None:
         self.send(BANG, 1)
 
 
@@ -126,7 +126,9 @@ class Msg(Box):
     `{type: "get", key: "count"}`, using the schemas of the boxes it is wired to first), a
     list of tokens, or one bare word `w` → `{type: "w"}` (so `bang` sends a bang). `$n` is
     replaced by the JSON text of the value stored for inlet n-1; a segment with an unfilled
-    placeholder is skipped. The text may be given as an indented body instead.
+    placeholder is skipped. The text may be given as an indented body instead. A text that is
+    a JavaScript arrow function (`x => ({set: ["count", x]})`) is applied to each message
+    and its result sent, as a one-line `[js]` does.
 
     Arguments:
         text: the message text (or an indented body)
@@ -158,15 +160,30 @@ class Msg(Box):
     def from_text(cls, args: str, body: str | None = None) -> Msg:
         if body is not None and args.strip():
             raise ArgumentError("give the message text inline or as a body, not both")
-        return cls(body if body is not None else args)
+        text = body if body is not None else args
+        from .js import ArrowMessage, is_arrow_function  # light: the engine loads only if used
+
+        if is_arrow_function(text):  # `x => ({set: ["count", x]})` applies a JS function
+            return ArrowMessage.from_arrow(text)  # type: ignore[return-value]
+        return cls(text)
 
     def start(self) -> None:
+        self._gather_schemas()
+
+    def _gather_schemas(self) -> None:
         # Shorthand prefers the schemas of the boxes this message box feeds (messages.md).
         seen: dict[int, Any] = {}
-        for targets in self._wires:
-            for target, _inlet in targets:
-                for schema in target.schemas:
-                    seen.setdefault(id(schema), schema)
+        for target in self.receivers():
+            for schema in target.schemas:
+                seen.setdefault(id(schema), schema)
+        if self.template.uses_shorthand:
+            # Storage's commands are built-in shorthand too, wherever the box is wired (through
+            # [t a] or [send] as well). Loaded only here: a patch without shorthand never pays
+            # for importing storage.
+            from patchflow import DB_COMMANDS, KV_COMMANDS
+
+            for schema in (*KV_COMMANDS.schemas, *DB_COMMANDS.schemas):
+                seen.setdefault(id(schema), schema)
         self._schemas = tuple(seen.values())
 
     def receive(self, inlet: int, message: Any) -> None:
@@ -193,6 +210,7 @@ class Msg(Box):
                 f"new text uses ${template.slots} but this box has {self.inlets} inlet(s)"
             )
         self.template = template
+        self._gather_schemas()  # the new text may use shorthand the old did not
 
 
 BOXES = (Loadbang, Print, Stdin, Msg)

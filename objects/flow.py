@@ -6,67 +6,24 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from patchflow import BANG, ArgumentError, Box, is_bang, message_type, parse_json5
-
-from .math import is_number, parse_number
+from patchflow import (
+    BANG,
+    ArgumentError,
+    Box,
+    is_bang,
+    is_number,
+    is_string_or_control,
+    json5_or_text,
+    message_type,
+    parse_number,
+    same_value,
+    split_arguments,
+)
 
 # -- values and argument text -----------------------------------------------------------------
 
 _SKIP: Any = object()  # what a trigger spec yields for a message it does not pass
 _QUOTES = "\"'`"
-_ARG_TOKEN = re.compile(
-    r""" "(?:[^"\\]|\\.)*"? | '(?:[^'\\]|\\.)*'? | `(?:[^`\\]|\\.)*`? | [\[{(] | [\]})] | \s+
-       | [^"'`\[\]{}()\s]+ """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def split_arguments(text: str) -> list[str]:
-    """Split argument text at top-level whitespace, keeping quotes and brackets whole.
-
-    `a={x: 1, y: 2} "two words"` is two arguments, as the message box would read them.
-    """
-    words: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for match in _ARG_TOKEN.finditer(text):
-        piece = match.group()
-        if piece in "[{(":
-            depth += 1
-        elif piece in "]})":
-            depth = max(0, depth - 1)
-        elif depth == 0 and piece.isspace():
-            if current:
-                words.append("".join(current))
-                current = []
-            continue
-        current.append(piece)
-    if current:
-        words.append("".join(current))
-    return words
-
-
-def json5_or_text(text: str) -> Any:
-    """The JSON5 value of `text`, or `text` itself when it does not parse (`get` → "get")."""
-    try:
-        return parse_json5(text)
-    except ArgumentError:
-        raise  # JSON5 nested too deep to read: a value, not a word
-    except ValueError:
-        return text
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Compare two messages as JSON values: `1 == 1.0`, but `1 != true` and `[1] != [true]`."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if is_number(a) and is_number(b):
-        return a == b
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 def _word(text: str) -> str:
@@ -83,11 +40,6 @@ def _word(text: str) -> str:
 
 def _passing(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
     return lambda message: message if test(message) else _SKIP
-
-
-def is_string_or_control(message: Any) -> bool:
-    """What Pd calls a symbol: a string, or a control message such as `[msg start]` sends."""
-    return isinstance(message, str) or message_type(message) is not None
 
 
 def _is_integer(message: Any) -> bool:
@@ -153,8 +105,8 @@ class Trigger(Box):
         self._plan = tuple(
             (outlet, TRIGGER_SPECS[specs[outlet]]) for outlet in reversed(range(len(specs)))
         )
-        if specs == ("a",):  # passes everything on unchanged: one call per wire, not two
-            self.receive = self.relay  # type: ignore[method-assign]
+        # `[t a]` passes everything on unchanged: the core relays it (one call per wire, not two)
+        self.passes_through = specs == ("a",)
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Trigger:
@@ -176,27 +128,44 @@ class Trigger(Box):
 _FIELD = re.compile(r"([^\s=\"'`\[\]{}()]+)=(.*)", re.DOTALL)
 
 
-def _field_test(field: str, value: Any) -> Callable[[Any], bool]:
-    def test(message: Any) -> bool:
-        return isinstance(message, dict) and field in message and same_value(message[field], value)
+#: a route test: what to send for a message that passes it, or _SKIP
+RouteTest = Callable[[Any], Any]
+
+
+def _field_test(field: str, value: Any) -> RouteTest:
+    def test(message: Any) -> Any:
+        if isinstance(message, dict) and field in message and same_value(message[field], value):
+            return message
+        return _SKIP
 
     return test
 
 
-def _word_test(word: str) -> Callable[[Any], bool]:
-    def test(message: Any) -> bool:
+def _word_test(word: str) -> RouteTest:
+    def test(message: Any) -> Any:
         if isinstance(message, str):
-            return message == word
+            return message if message == word else _SKIP
         if isinstance(message, dict):
-            return message.get("type") == word
-        if isinstance(message, list | tuple):
-            return bool(message) and message[0] == word
-        return False
+            return message if message.get("type") == word else _SKIP
+        if isinstance(message, list | tuple) and message:
+            head = message[0]
+            if head == word if isinstance(head, str) else message_type(head) == word:
+                return _rest(message)
+        return _SKIP
 
     return test
 
 
-def _route_test(text: str) -> Callable[[Any], bool]:
+def _rest(message: list[Any] | tuple[Any, ...]) -> Any:
+    """A list without its head, as Pd's route sends it: one element alone, none as a bang."""
+    if len(message) == 1:
+        return BANG
+    if len(message) == 2:
+        return message[1]
+    return list(message[1:])
+
+
+def _route_test(text: str) -> RouteTest:
     match = _FIELD.fullmatch(text)
     if match is None:
         return _word_test(_word(text))
@@ -210,13 +179,15 @@ def _route_test(text: str) -> Callable[[Any], bool]:
 
 
 class Route(Box):
-    """Send each message out of the outlet of the first test it passes, unchanged.
+    """Send each message out of the outlet of the first test it passes.
 
     A test `field=value` matches a dict whose `field` equals the value (read as JSON5, or as
     the raw text when it does not parse: `op=get` means "get", `n=1` the number 1, which
-    matches 1 and 1.0 but not true). A bare `word` matches the string `word`, a dict whose
-    `type` is `word`, or a list whose first element is `word` — always as a string: use
-    `[select]` to compare numbers. A value with spaces is quoted: `name="a b"`.
+    matches 1 and 1.0 but not true), and sends it unchanged. A bare `word` matches the string
+    `word` or a dict whose `type` is `word`, sent unchanged, or a list whose first element is
+    `word` or `{type: "word"}` (what `[msg word 1 2]` makes), sent without that head, as Pd
+    does: the rest as a list, one element alone, nothing left as a bang. Words compare as
+    strings: use `[select]` to compare numbers. A value with spaces is quoted: `name="a b"`.
 
     Arguments:
         tests: one or more `field=value` or `word`
@@ -225,8 +196,9 @@ class Route(Box):
         0: any message
 
     Outlets:
-        0…n-1: one per test, the messages that pass it (and no earlier one)
-        n: every other message
+        0…n-1: one per test, the messages that pass it (and no earlier one); a list
+               matched by its head without the head
+        n: every other message, unchanged
 
     Example:
         r = [route op=get bang]
@@ -250,8 +222,9 @@ class Route(Box):
 
     def receive(self, inlet: int, message: Any) -> None:
         for outlet, test in self._tests:
-            if test(message):
-                self.send(message, outlet)
+            passed = test(message)
+            if passed is not _SKIP:
+                self.send(passed, outlet)
                 return
         self.send(message, len(self._tests))
 

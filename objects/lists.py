@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from patchflow import ArgumentError, Box, is_bang
-
-from .flow import is_string_or_control
-from .math import is_number, parse_number
+from patchflow import ArgumentError, Box, is_bang, is_number, is_string_or_control, parse_number
 
 #: slot kind → (initial value, test for what it stores, what the test expects)
 _PACK_SLOTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
@@ -31,7 +28,8 @@ class Pack(Box):
 
     Inlets:
         0: a value for slot 0: stores it and sends the list; a bang sends the list (for an
-           `a` slot too — a bang is never stored there)
+           `a` slot too — a bang is never stored there); a list fills the slots from its
+           elements (slot i from element i, extra elements dropped) and sends
         1…n-1: a value for that slot, stored without sending
 
     Outlets:
@@ -44,6 +42,7 @@ class Pack(Box):
     """
 
     name = "pack"
+    spreads_lists = True
 
     def __init__(self, slots: tuple[str, ...] = ("0", "0")) -> None:
         super().__init__(inlets=len(slots), outlets=1)
@@ -83,13 +82,14 @@ class Unpack(Box):
     """Send the elements of a list out of separate outlets, right to left (as Pd does).
 
     Element k goes out of outlet k; what is left of a longer list goes out of the last outlet,
-    as a list, first of all. A shorter list sends only the elements it has.
+    as a list, first of all. A shorter list sends only the elements it has. A value that is
+    not a list counts as a list of one, and a bang as the empty list (as in Pd).
 
     Arguments:
         n: how many elements get an outlet of their own (default 2)
 
     Inlets:
-        0: a list
+        0: a list (any other value: a list of that one value; a bang: the empty list)
 
     Outlets:
         0…n-1: element 0…n-1 of the list
@@ -120,7 +120,7 @@ class Unpack(Box):
 
     def receive(self, inlet: int, message: Any) -> None:
         if not isinstance(message, list | tuple):
-            raise self.reject(inlet, message, "a list")
+            message = [] if is_bang(message) else [message]  # as Pd's lists
         count = self.count
         if len(message) > count:
             self.send(list(message[count:]), count)

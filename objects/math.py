@@ -3,7 +3,9 @@
 The operators come in two families, each one class made into many by a table: arithmetic
 (`+ - * / % min max`, a number out) and comparison (`== != < <= > >=`, true or false out).
 They share their inlets: a number on the left computes `left OP operand`, a bang computes
-again with the stored left value, and the right inlet sets the operand.
+again with the stored left value, and the right inlet sets the operand. A list on the left
+inlet is spread over both by the core (`spreads_lists`, Pd's rule): `[3, 4]` into `[+]`
+sends 7.
 """
 
 from __future__ import annotations
@@ -14,24 +16,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from patchflow import ArgumentError, Box, is_bang, parse_json5
-
-Number = int | float
-
-
-def is_number(message: Any) -> bool:
-    """Whether `message` is a number: an int or a float, but not a bool (JSON has no 1 == true)."""
-    kind = type(message)
-    return kind is int or kind is float or (isinstance(message, int | float) and kind is not bool)
-
-
-def parse_number(text: str) -> Number | None:
-    """The number argument text spells (JSON5: `3`, `-1.5`, `0x10`), or None."""
-    try:
-        value = parse_json5(text)
-    except ValueError:
-        return None
-    return value if is_number(value) else None
+from patchflow import ArgumentError, Box, Number, is_bang, is_number, parse_number
 
 
 def _number_argument(args: str, example: str) -> Number | None:
@@ -55,7 +40,8 @@ class Float(Box):
         initial: the number stored at the start (default 0)
 
     Inlets:
-        0: a number: store it and send it; a bang: send the stored number
+        0: a number: store it and send it; a bang: send the stored number; a list
+           `[a, b]`: b into inlet 1, then a into inlet 0 (Pd's list rule)
         1: a number: store it without sending
 
     Outlets:
@@ -67,6 +53,7 @@ class Float(Box):
 
     name = "float"
     aliases = ("f",)
+    spreads_lists = True
     #: what the box stores, for error messages
     expected: ClassVar[str] = "a number"
 
@@ -143,6 +130,7 @@ class Operator(Box):
 
     #: computes the output from the left value and the operand
     operate: ClassVar[Callable[[Number, Number], Any]]
+    spreads_lists = True
 
     def __init__(self, operand: Number = 0) -> None:
         super().__init__(inlets=2, outlets=1)
@@ -188,7 +176,8 @@ Arguments:
 
 Inlets:
     0: a number: store it as the left value and send `left {symbol} operand`; a bang: send it
-       again from the stored left value (0 at first) and the current operand
+       again from the stored left value (0 at first) and the current operand; a list
+       `[left, operand]`: the operand, then the left value (Pd's list rule)
     1: a number: the new operand, stored without sending
 
 Outlets:

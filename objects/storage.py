@@ -1,26 +1,81 @@
 """Storage objects: `[kv]` and `[db]`, the patch's persistent key-value and document stores.
 
-Both are thin: they hand each message to the patch's storage (which parses it into a typed
-command, commits it and builds the `op`-tagged reply) and send the reply on, inside the cascade.
-The storage is opened on first use, so a patch whose stores are never used touches no disk.
+Both are thin: each message is parsed into a typed command by the patch's storage, which runs it
+(committing it) and builds the `op`-tagged reply; the box sends the reply on, inside the
+cascade, and switches stores itself on a setStore command. The storage is opened on first use,
+so a patch whose stores are never used touches no disk.
+
+What the boxes understand is declared once, by storage's command classes: the `[msg]` shorthand
+schemas (`schemas`) and the command, reply and operator lists of the help text are derived from
+`patchflow.KV_COMMANDS` / `patchflow.DB_COMMANDS` on first use rather than when this module is
+imported, because importing storage costs startup time a patch without stores should not pay.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+import textwrap
+from collections.abc import Callable
 from typing import Any
 
-from patchflow import DB_SCHEMAS, KV_SCHEMAS, ArgumentError, Box
+import patchflow
+from patchflow import ArgumentError, Box, CommandError
+
+
+class _FromCommands:
+    """A class attribute derived from the box's command set on first use, then kept."""
+
+    def __init__(self, derive: Callable[[type], Any]) -> None:
+        self.derive = derive
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, cls: type) -> Any:
+        value = self.derive(cls)
+        setattr(cls, self.name, value)  # the class now holds the value: derived once per class
+        return value
+
+
+_PLACEHOLDER = re.compile(r"^( *)\{(\w+)\}$", re.M)
+
+
+def _fill(template: str, lists: dict[str, list[str]]) -> str:
+    """Replace each line `{name}` of a help template by the lines of `lists[name]`, indented
+    as the placeholder is (a long line wraps under itself)."""
+
+    def lines(match: re.Match[str]) -> str:
+        indent = match[1]
+        return "\n".join(_wrap(item, indent) for item in lists[match[2]])
+
+    return _PLACEHOLDER.sub(lines, template)
+
+
+def _wrap(item: str, indent: str, width: int = 92) -> str:
+    return textwrap.fill(
+        item,
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + "    ",
+        break_on_hyphens=False,
+    )
 
 
 class _StoreBox(Box):
     """What `[kv]` and `[db]` share: a store name, lazy opening, setStore, one outlet."""
 
     kind = ""  # "kv" or "db": which space of the patch's storage
+    commands = _FromCommands(lambda cls: getattr(patchflow, f"{cls.kind.upper()}_COMMANDS"))
+    schemas = _FromCommands(lambda cls: cls.commands.schemas)
 
     def __init__(self, store: str = "") -> None:
         super().__init__(inlets=1, outlets=1)
         self.store_name = store
         self._store: Any = None
+        #: what this box watches (kv: None, db: collection names) → the function that stops it
+        self._watches: dict[str | None, Callable[[], None]] = {}
+        self._hold: Any = None
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> _StoreBox:
@@ -32,6 +87,11 @@ class _StoreBox(Box):
             )
         return cls(words[0] if words else "")
 
+    @classmethod
+    def help_text(cls) -> str:
+        """The docstring with its `{commands}`, `{replies}`, ... lines filled in."""
+        return _fill(inspect.cleandoc(cls.__doc__ or ""), cls.commands.help())
+
     def _open(self) -> Any:
         opener = getattr(self.patch.storage, self.kind)
         home = opener(local=self.id)
@@ -41,11 +101,90 @@ class _StoreBox(Box):
         store = self._store
         if store is None:
             store = self._store = self._open()
-        reply = store.reply_to(message)  # commits inline, before the reply goes out
-        if reply.get("op") == "setStore":
-            self._store = store.store(reply["value"])
-            self.store_name = reply["value"]
-        self.send(reply)
+        verb = _watch_verb(message)
+        if verb is not None:
+            self._watch_command(store, verb, message)
+            return
+        try:
+            command = store.parse(message)
+        except CommandError as error:
+            self.send(store.error_reply(error))
+            return
+        if isinstance(command, store.SetStore):
+            self._store = store.store(command.value)
+            self.store_name = command.value
+        self.send(store.answer(command))  # committed before the reply goes out
+
+    # ---- watching (storage.md, "Watching a store") ----------------------------------------
+
+    def _watch_command(self, store: Any, verb: str, message: Any) -> None:
+        """Start or stop watching; each change is then sent as a cascade of its own."""
+        collection = message.get("collection") if isinstance(message, dict) else None
+        if isinstance(message, list) and len(message) > 1:
+            collection = message[1]
+        if self.kind == "db" and verb == "watch" and not isinstance(collection, str):
+            self.send(
+                store.error_reply(
+                    CommandError(
+                        f"db: 'watch' needs a collection name, e.g. {{type: \"watch\","
+                        f' collection: "notes"}}; got {message!r}'
+                    )
+                )
+            )
+            return
+        what = collection if self.kind == "db" else None
+        if verb == "unwatch":
+            for name in [what] if what is not None else list(self._watches):
+                stop = self._watches.pop(name, None)
+                if stop is not None:
+                    stop()
+            if not self._watches and self._hold is not None:
+                self._hold.release()  # the poll task ends at its next look
+                self._hold = None
+            self.send({"op": "unwatch", "ok": True})
+            return
+        try:
+            stop = store.on_change(self._changed, what)
+        except CommandError as error:
+            self.send(store.error_reply(error))
+            return
+        old = self._watches.pop(what, None)
+        if old is not None:
+            old()
+        self._watches[what] = stop
+        if self._hold is None:
+            self._hold = self.patch.hold()
+            self.patch.start_soon(self._poll, self._hold)
+        self.send({"op": "watch", "ok": True})
+
+    def _changed(self, message: dict[str, Any]) -> None:
+        """Called right after a commit (maybe inside another box's cascade): send it later."""
+        self.patch.post(lambda: self.send(message), self)
+
+    async def _poll(self, hold: Any) -> None:
+        """Look for other processes' changes (and expiries) while this watch lasts."""
+        import trio
+
+        storage = self.patch.storage
+        while self._hold is hold:
+            await trio.sleep(storage.poll_seconds)
+            if self._hold is hold:
+                try:
+                    storage.poll_changes()
+                except patchflow.PatchflowError as error:  # storage failed: say so, stop
+                    self.patch.report(self, error)
+                    return
+
+
+def _watch_verb(message: Any) -> str | None:
+    """Return "watch" or "unwatch" if the message asks for it (not a storage command)."""
+    if isinstance(message, dict):
+        verb = message.get("type")
+    elif isinstance(message, list) and message:
+        verb = message[0]
+    else:
+        verb = message
+    return verb if verb in ("watch", "unwatch") else None
 
 
 class KV(_StoreBox):
@@ -62,13 +201,17 @@ class KV(_StoreBox):
         store: the name of a shared store (default: this box's local store)
 
     Inlets:
-        0: a command: get{key}, set{key, value}, delete{key}, has{key}, keys, clear,
-           setStore{value} ("" returns to the local store)
+        0: a command:
+           {commands}
+           {type: "watch"}: send {op: "changed", key, value, found} for every later change
+               to the store, by any box, program or process (found: false when deleted or
+               expired), each as a cascade of its own; the patch runs on until
+           {type: "unwatch"}
 
     Outlets:
-        0: the replies: {op: "get", key, value, found}, {op: "set", key, ok},
-           {op: "delete", key, deleted}, {op: "has", key, exists}, {op: "keys", keys},
-           {op: "clear", ok}, {op: "setStore", value, ok}, {op: "error", message}
+        0: the replies:
+           {replies}
+           {op: "watch", ok}, {op: "unwatch", ok}, {op: "changed", key, value, found}
 
     Example:
         store = [kv counter]
@@ -77,7 +220,6 @@ class KV(_StoreBox):
 
     name = "kv"
     kind = "kv"
-    schemas = KV_SCHEMAS
 
 
 class DB(_StoreBox):
@@ -87,23 +229,25 @@ class DB(_StoreBox):
     `[py]`). Collections are created by their first insert. Documents get `_id` (a 21-character
     nanoid unless the doc brings its own unused string `_id`), `_created` and `_updated`
     (milliseconds since the epoch). `find` returns insertion order unless `sort` is given.
-    Queries match fields or dotted paths by equality (list fields by membership) or with the
-    operators $eq $ne $gt $gte $lt $lte $in $nin $contains $exists.
+    Queries match fields or dotted paths by equality (list fields by membership) or with
+    operators, e.g. `{age: {$gte: 18}, tags: "x"}`:
+        {operators}
 
     Arguments:
         store: the name of a shared store (default: this box's local store)
 
     Inlets:
-        0: a command: insert{collection, doc}, find{collection, query?, sort?, limit?, skip?},
-           findOne{collection, id}, update{collection, id, doc}, replace{collection, id, doc},
-           delete{collection, id}, count{collection, query?}, drop{collection},
-           setStore{value}
+        0: a command:
+           {commands}
+           {type: "watch", collection}: send {op: "changed", collection, id, doc} for every
+               later change to the collection (doc: null when deleted), each as a cascade of
+               its own; the patch runs on until
+           {type: "unwatch", collection?} (without collection: every watch of this box)
 
     Outlets:
-        0: the replies: {op: "insert", collection, id}, {op: "find", collection, docs, count},
-           {op: "findOne", collection, id, doc}, {op: "update" | "replace" | "delete",
-           collection, id, ok}, {op: "count", collection, count}, {op: "drop", collection,
-           ok}, {op: "error", message}
+        0: the replies:
+           {replies}
+           {op: "watch", ok}, {op: "unwatch", ok}, {op: "changed", collection, id, doc}
 
     Example:
         notes = [db]
@@ -112,7 +256,6 @@ class DB(_StoreBox):
 
     name = "db"
     kind = "db"
-    schemas = DB_SCHEMAS
 
 
 BOXES = (KV, DB)

@@ -1,95 +1,29 @@
 """Time: objects that send later (`delay`) or again and again (`metro`), as Pd's x_time.c.
 
-The timers of one running patch share one clock task. It sleeps (in a trio CancelScope whose
-deadline is the earliest timer) and then fires every due timer in order of due time, and of
-setting for equal times — Pd's scheduler rule. A task per timer would be simpler, but trio
-wakes tasks due at the same moment in a random order, so a `[delay 300]` that stops a
-`[metro 100]` would let the tick at 300 through on some runs and not on others.
-
-Firing a timer only posts a cascade on the patch's queue: the cascades run one at a time, in
-the order the timers fired. Ticks are scheduled from a start time (`start + k * interval`),
-so they do not drift however long the cascades take.
+Both run on the patch's logical clock (`PatchContext.call_later`, `now`): a timer is due at
+the logical time it was set plus its delay, and timers due at the same time fire in the order
+they were set, as in Pd — so a `[delay 300]` that stops a `[metro 100]` started with it stops
+it before the tick at 300, on every run, whatever the machine's clock does. Each timer fires
+as a cascade of its own; a pending one keeps the patch from being idle.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Callable
 from functools import partial
 from itertools import count
 from typing import Any
-from weakref import WeakKeyDictionary
 
-import trio
-
-from patchflow import BANG, ArgumentError, Box, Hold, is_bang, message_type
-
-from .math import is_number, parse_number
-
-# -- the patch clock --------------------------------------------------------------------------
-
-
-class Timer:
-    """A callback due at a trio time; `cancel()` keeps it from firing."""
-
-    __slots__ = ("callback", "cancelled", "due")
-
-    def __init__(self, due: float, callback: Callable[[], None]) -> None:
-        self.due = due
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class Clock:
-    """One patch's timers, fired in (due time, order set) order by one background task."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._order = count()
-        self._scope: trio.CancelScope | None = None
-
-    def call_at(self, due: float, callback: Callable[[], None]) -> Timer:
-        """Call `callback` (synchronously, from the clock task) once trio's clock reaches `due`."""
-        timer = Timer(due, callback)
-        heapq.heappush(self._heap, (due, next(self._order), timer))
-        if self._scope is not None and due < self._scope.deadline:
-            self._scope.deadline = due  # wake the clock earlier
-        return timer
-
-    async def run(self) -> None:
-        heap = self._heap
-        while True:
-            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as self._scope:
-                await trio.sleep_forever()
-            self._scope = None
-            now = trio.current_time()
-            while heap and heap[0][0] <= now:
-                timer = heapq.heappop(heap)[2]
-                if not timer.cancelled:
-                    timer.cancelled = True  # fired: cancelling it later does nothing
-                    timer.callback()
-
-
-_clocks: WeakKeyDictionary[Any, Clock] = WeakKeyDictionary()
-
-
-def clock_of(patch: Any) -> Clock:
-    """The clock of a running patch, started on first use."""
-    clock = _clocks.get(patch)
-    if clock is None:
-        clock = _clocks[patch] = Clock()
-        patch.start_soon(clock.run)
-    return clock
-
-
-def _event(box: Box, fn: Callable[[], None]) -> Callable[[], None]:
-    """Mark a posted event as the box's, so the runtime names the box if it fails."""
-    fn.__self__ = box  # type: ignore[attr-defined]
-    return fn
+from patchflow import (
+    BANG,
+    ArgumentError,
+    Box,
+    Timer,
+    is_bang,
+    is_number,
+    message_type,
+    parse_number,
+)
 
 
 def _milliseconds(args: str, default: float, example: str, *, zero: bool) -> float:
@@ -111,19 +45,6 @@ def _good_interval(value: Any, *, zero: bool) -> bool:
 
 
 # -- delay ------------------------------------------------------------------------------------
-
-
-class _Later:
-    """One message waiting in a `[delay]`."""
-
-    __slots__ = ("due", "hold", "order", "timer", "value")
-
-    def __init__(self, value: Any, due: float, order: int, hold: Hold) -> None:
-        self.value = value
-        self.due = due
-        self.order = order
-        self.hold = hold
-        self.timer: Timer | None = None
 
 
 class Delay(Box):
@@ -156,7 +77,7 @@ class Delay(Box):
     def __init__(self, ms: float = 1000.0) -> None:
         super().__init__(inlets=2, outlets=1)
         self.ms = ms
-        self._pending: dict[int, _Later] = {}  # by order of arrival
+        self._pending: dict[int, tuple[Any, Timer]] = {}  # by order of arrival
         self._order = count()
 
     @classmethod
@@ -165,46 +86,34 @@ class Delay(Box):
 
     def receive(self, inlet: int, message: Any) -> None:
         if inlet == 0:
-            self._schedule(message)
+            order = next(self._order)
+            timer = self.patch.call_later(self.ms, partial(self._due, order), self)
+            self._pending[order] = (message, timer)
         elif _good_interval(message, zero=True):
             self.ms = float(message)
         elif message == "clear" or message_type(message) == "clear":
             self._drop_pending()
         elif message == "flush" or message_type(message) == "flush":
-            for later in self._drop_pending():
-                self.send(later.value)
+            for value in self._drop_pending():
+                self.send(value)
         else:
             raise self.reject(inlet, message, "a time in milliseconds (≥ 0), clear or flush")
 
     def stop(self) -> None:
         self._drop_pending()
 
-    def _schedule(self, value: Any) -> None:
-        later = _Later(
-            value, trio.current_time() + self.ms / 1000, next(self._order), self.patch.hold()
-        )
-        later.timer = clock_of(self.patch).call_at(later.due, partial(self._due, later))
-        self._pending[later.order] = later
+    def _due(self, order: int) -> None:
+        """A message's time has come (a cascade of its own): send it."""
+        value, _timer = self._pending.pop(order)
+        self.send(value)
 
-    def _due(self, later: _Later) -> None:
-        """The clock fired: queue the cascade that sends the message, then let go of the patch."""
-
-        def send_later() -> None:
-            if self._pending.pop(later.order, None) is not None:  # not cleared or flushed since
-                self.send(later.value)
-
-        self.patch.post(_event(self, send_later))
-        later.hold.release()
-
-    def _drop_pending(self) -> list[_Later]:
+    def _drop_pending(self) -> list[Any]:
         """Forget every pending message; return them in the order they were due."""
-        dropped = sorted(self._pending.values(), key=lambda later: (later.due, later.order))
+        dropped = sorted(self._pending.items(), key=lambda item: (item[1][1].due, item[0]))
         self._pending.clear()
-        for later in dropped:
-            if later.timer is not None:
-                later.timer.cancel()
-            later.hold.release()
-        return dropped
+        for _order, (_value, timer) in dropped:
+            timer.cancel()
+        return [value for _order, (value, _timer) in dropped]
 
 
 # -- metro ------------------------------------------------------------------------------------
@@ -214,11 +123,12 @@ class Metro(Box):
     """Send a bang every `ms` milliseconds while switched on, the first at once.
 
     Switching on sends the first bang at once, inside the cascade that switched it on (as in
-    Pd); the next ones follow every `ms` as cascades of their own, timed from the start so
-    they do not drift. Switching on a running metro restarts it. A new `ms` applies from the
-    tick after the next one (the tick already scheduled keeps its time). If the patch is too
-    busy to run a tick before the next is due, the late tick is dropped rather than queued.
-    A running metro keeps the patch from being idle.
+    Pd); the next ones follow every `ms` of the patch's logical time, each a cascade of its
+    own, so they never drift. Switching on a running metro restarts it. A new `ms` applies
+    from the tick after the next one (the tick already scheduled keeps its time). As in Pd,
+    a tick is set when the one before it has sent its bang: when the patch is too busy to
+    run a tick on time, it runs as soon as it can (at its logical time, late on the clock),
+    and ticks never pile up. A running metro keeps the patch from being idle.
 
     Arguments:
         ms: the interval in milliseconds, > 0 (default 1000)
@@ -242,13 +152,8 @@ class Metro(Box):
     def __init__(self, ms: float = 1000.0) -> None:
         super().__init__(inlets=2, outlets=1)
         self.ms = ms
-        self._run = 0  # counts starts and stops: a tick of an earlier run is ignored
-        self._hold: Hold | None = None
         self._timer: Timer | None = None
-        self._queued: int | None = None  # the run whose tick is waiting in the patch queue
-        self._anchor = 0.0  # ticks are due at _anchor + k * _period
-        self._period = 0.0
-        self._ticks = 0
+        self._hit = False  # switched on or off while a tick sent its bang (Pd's x_hit)
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Metro:
@@ -266,57 +171,26 @@ class Metro(Box):
                 inlet, message, "a bang, start, stop, true/false or a number (0 stops)"
             )
         if switch:
-            self._start()
+            self._tick()
         else:
             self._halt()
+        self._hit = True  # a tick whose bang led here sets no next tick (this did, or stopped)
 
     def stop(self) -> None:
         self._halt()
 
-    def _start(self) -> None:
-        self._halt()
-        self._run += 1
-        self._hold = self.patch.hold()
-        self._anchor, self._period, self._ticks = trio.current_time(), self.ms / 1000, 0
-        self._schedule_next()  # before the first bang, whose cascade may stop the metro
-        self.send(BANG)
-
     def _halt(self) -> None:
-        if self._hold is None:
-            return
-        self._run += 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._hold.release()
-        self._hold = None
 
-    def _schedule_next(self) -> None:
-        period = self.ms / 1000
-        if period != self._period:  # a new interval counts from the tick just due
-            self._anchor += self._ticks * self._period
-            self._period, self._ticks = period, 0
-        self._ticks += 1
-        due = self._anchor + self._ticks * period
-        now = trio.current_time()
-        if due <= now:  # fell behind: skip to the next tick in the future, on the same grid
-            self._ticks = math.floor((now - self._anchor) / period) + 1
-            due = self._anchor + self._ticks * period
-        self._timer = clock_of(self.patch).call_at(due, partial(self._due, self._run))
-
-    def _due(self, run: int) -> None:
-        if run != self._run:
-            return
-        if self._queued != run:  # else the previous tick has not run yet: drop this one
-            self._queued = run
-            self.patch.post(_event(self, partial(self._tick, run)))
-        self._schedule_next()
-
-    def _tick(self, run: int) -> None:
-        if self._queued == run:
-            self._queued = None
-        if run == self._run:
-            self.send(BANG)
+    def _tick(self) -> None:
+        """Send a bang, then set the next tick — unless the bang's cascade switched it."""
+        self._halt()
+        self._hit = False
+        self.send(BANG)
+        if not self._hit:
+            self._timer = self.patch.call_later(self.ms, self._tick, self)
 
 
 def _switch(message: Any) -> bool | None:

@@ -85,7 +85,7 @@ def drawing_from_graph(decl: PatchDecl, graph: Graph) -> Drawing:
                 starts=_acts_at_start(box),
             )
         )
-        for outlet, targets in enumerate(box._wires):
+        for outlet, targets in enumerate(graph.wires[decl_box.id]):
             edges.extend(Edge(decl_box.id, outlet, target.id, inlet) for target, inlet in targets)
     return Drawing(graph.patch_id, decl.file, tuple(nodes), tuple(edges))
 
@@ -96,7 +96,7 @@ def _acts_at_start(box: Box) -> bool:
     A message box's start only looks at its wiring."""
     if type(box).name in MESSAGE_CLASSES:
         return False
-    return hasattr(box, "loadbang") or type(box).start is not Box.start
+    return type(box).overrides("loadbang") or type(box).overrides("start")
 
 
 def load_drawing(text: str, file: str = "<patch>") -> Drawing:

@@ -12,6 +12,7 @@ import trio
 from patchflow import Patch, Runtime
 from patchflow.testing import first_problem as problem
 from patchflow.testing import run_text as run
+from patchflow_objects.py import Py
 
 BANG_LINE = '{"type": "bang"}'
 
@@ -112,9 +113,11 @@ def test_expr_result_none_sends_nothing_and_a_tuple_goes_as_a_list():
 
 
 def test_expr_can_use_builtins_comprehensions_and_the_modules():
+    # [expr] has two inlets here, so a list on inlet 0 is spread: [[3, 1, 2]] puts the list in $1
     out = run(
         """
-        [loadbang] -> [msg [3, 1, 2]] -> [expr [max($1), [n * $2 for n in $1 if n > 1]]] -> [print]
+        [loadbang] -> [msg [[3, 1, 2]]] -> [expr [max($1), [n * $2 for n in $1 if n > 1]]] -> p
+        p = [print]
         [loadbang] -> [expr [math.floor(math.pi), json.dumps({"a": 1})]] -> [print]
         [loadbang] -> [expr [0 <= random.random() < 1, time.time() > 0]] -> [print]
         """
@@ -532,3 +535,69 @@ def test_py_kv_is_the_box_local_store_and_kv_store_name_a_shared_one():
         """
     )
     assert out.lines == ["a: 4", "b: [null, 40]"]
+
+
+def test_an_expression_with_several_inlets_spreads_a_list_and_one_with_one_inlet_does_not():
+    out = run(
+        """
+        [loadbang] -> [msg 3 4] -> [expr $1 * 10 + $2] -> [print two]
+        [loadbang] -> [msg 3 4] -> [expr sum($1)] -> [print one]
+        [loadbang] -> [msg 1 2] -> [filter $1 < $2] -> [print passed]
+        """
+    )
+    assert out.lines == ["two: 34", "one: 7", "passed: 1"]
+
+
+# -- [py] code that cannot suspend runs inline (no cascade worker) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "suspends"),
+    [
+        ("state['n'] = state.get('n', 0) + x", False),
+        ("await send(x)", False),
+        ("await kv.set('a', x)\nawait send(await kv.get('a'))", False),
+        ("await db.store('n').insert('c', {'v': x})", False),
+        ("print([await kv.get(k) for k in 'ab'])", False),
+        ("async def later():\n    await trio.sleep(1)\nawait send(x)", True),
+        ("await trio.sleep(0)", True),
+        ("await later()", True),
+        ("async with trio.open_nursery() as nursery:\n    pass", True),
+        ("async for item in x:\n    pass", True),
+        ("kv = trio\nawait kv.sleep(0)", True),
+        ("from trio import sleep as send\nawait send(1)", True),
+        ("def f(db):\n    return db\nawait send(x)", True),
+        ("sending = send(x)\nawait sending", True),
+    ],
+)
+def test_py_may_suspend_only_if_its_code_awaits_what_may_suspend(code, suspends):
+    assert Py.from_text("", code).may_suspend is suspends
+
+
+def test_py_awaiting_only_sends_and_stores_works_in_a_patch_without_a_worker():
+    out = run(
+        """
+        p = [py]
+            await kv.set("n", (await kv.get("n") or 0) + x)
+            await send(await kv.get("n"))
+        [loadbang] -> [msg 2, 3] -> p -> [print]
+        """
+    )
+    assert out.errors == []
+    assert out.lines == ["print: 2", "print: 5"]
+
+
+def test_py_code_without_await_keeps_its_sends_in_call_order_and_its_errors():
+    out = run(
+        """
+        p = [py]
+            send("first")
+            send(x * 2)
+            if x > 1:
+                raise ValueError("too big")
+        [loadbang] -> [msg 1, 2] -> p -> [print]
+        """
+    )
+    assert out.lines == ['print: "first"', "print: 2", 'print: "first"', "print: 4"]
+    [error] = out.errors
+    assert error.startswith("test.patch:6 [p: py]: ValueError: too big")  # the raise

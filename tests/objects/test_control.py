@@ -50,6 +50,13 @@ def test_stdin_json_parses_each_line_and_reports_a_bad_one_without_stopping():
     assert "[in: stdin]" in out.errors[0] and "not JSON" in out.errors[0]
 
 
+def test_two_stdins_each_get_every_line_in_file_order():
+    text = "a = [stdin]\nb = [stdin]\na -> [print a]\nb -> [print b]\nb:1 -> [print end]\n"
+    for _ in range(5):  # the same order every run
+        out = run(text, stdin=["1\n", "2\n"])
+        assert out.lines == ['a: "1"', 'b: "1"', 'a: "2"', 'b: "2"', 'end: {"type": "bang"}']
+
+
 def test_stdin_rejects_arguments_other_than_json():
     assert "expected nothing or 'json'" in problem("[stdin yaml]").message
 
@@ -183,3 +190,26 @@ def test_m_is_msg():
 
 def test_objects_without_a_body_reject_one():
     assert "takes no body" in problem("p = [print]\n    text\n").message
+
+
+def test_storage_shorthand_works_through_boxes_in_between():
+    # storage commands are built-in shorthand (messages.md), not only when wired to a store
+    out = run("[loadbang] -> [msg has 20, insert notes {a: 1}] -> [t a] -> [print]")
+    assert out.lines == [
+        'print: {"type": "has", "key": "20"}',
+        'print: {"type": "insert", "collection": "notes", "doc": {"a": 1}}',
+    ]
+
+
+def test_a_message_box_without_shorthand_does_not_load_storage():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from patchflow.testing import run_text\n"
+        "run_text('[loadbang] -> [msg hello, 1, {a: 2}] -> [print]')\n"
+        "print('patchflow.storage' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr

@@ -1,6 +1,8 @@
-"""Flow objects: trigger, route, select, spigot, send/receive, pack and unpack."""
+"""Flow objects: trigger, route, select, spigot."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -165,11 +167,41 @@ def test_route_field_null_needs_the_field_to_be_present():
 
 def test_route_word_matches_a_string_a_control_type_or_a_lists_first_element():
     text = "r = [route go]\nr:0 -> [print yes]\nr:1 -> [print no]"
-    yes = ["go", {"type": "go", "n": 1}, ["go", 1]]
-    no = ["gone", {"op": "go"}, ["x", "go"], [], 5, None]
+    yes = ["go", {"type": "go", "n": 1}, ["go", 1, 2], [{"type": "go"}, 1]]
+    no = ["gone", {"op": "go"}, ["x", "go"], [], 5, None, [1, "go"], [{"op": "go"}, 1]]
     out = run(text, *(("r", m) for m in [*yes, *no]), collect=["r"])
-    assert out.lines[:3] == ['yes: "go"', 'yes: {"type": "go", "n": 1}', 'yes: ["go", 1]']
-    assert [line.split(":")[0] for line in out.lines[3:]] == ["no"] * len(no)
+    # a list loses its head, as in Pd: several left as a list, one alone
+    assert out.lines[:4] == ['yes: "go"', 'yes: {"type": "go", "n": 1}', "yes: [1, 2]", "yes: 1"]
+    assert [line.split(":")[0] for line in out.lines[4:]] == ["no"] * len(no)
+    assert out.lines[4:8] == ['no: "gone"', 'no: {"op": "go"}', 'no: ["x", "go"]', "no: []"]
+
+
+def test_route_strips_the_head_of_what_a_message_box_makes_as_pd_does():
+    # Pd 0.53: [foo 1 2( → [route foo] prints "1 2" and [foo 7( prints 7
+    out = run(
+        """
+        r = [route foo]
+        [loadbang] -> [msg foo 1 2, foo 7, foo, 'foo' 3 4] -> r
+        r:0 -> [print foo]
+        r:1 -> [print other]
+        """
+    )
+    assert out.errors == []
+    assert out.lines == [
+        "foo: [1, 2]",
+        "foo: 7",
+        'foo: {"type": "foo"}',  # a control message (it may have fields): sent whole
+        "foo: [3, 4]",
+    ]
+
+
+def test_route_field_tests_pass_a_list_or_dict_unchanged():
+    out = run(
+        "r = [route op=get]\nr:0 -> [print yes]\nr:1 -> [print no]",
+        ("r", {"op": "get", "value": 1}),
+        ("r", ["op=get", 1]),
+    )
+    assert out.lines == ['yes: {"op": "get", "value": 1}', 'no: ["op=get", 1]']
 
 
 def test_route_word_is_always_a_string_so_a_number_word_does_not_match_numbers():
@@ -297,197 +329,12 @@ def test_spigot_rejects_an_argument_other_than_0_or_1():
     assert found.message == "[spigot 2]: expected 0 (closed) or 1 (open), got '2'; e.g. [spigot 1]"
 
 
-# -- send and receive -------------------------------------------------------------------------
-
-
-def test_send_delivers_to_every_receive_of_the_name_in_file_order():
+def test_route_and_select_find_nan_as_a_storage_query_does():
     out = run(
-        """
-        [r news] -> [print first]
-        [r other] -> [print never]
-        [loadbang] -> [msg 1] -> [s news]
-        [r news] -> [print second]
-        """
+        "r = [route n=NaN]\nr:0 -> [print nan]\nr:1 -> [print other]\n"
+        "s = [sel NaN]\ns:0 -> [print sel]\n",
+        ("r", {"n": math.nan}),
+        ("r", {"n": 1}),
+        ("s", math.nan),
     )
-    assert out.lines == ["first: 1", "second: 1"]
-
-
-def test_send_returns_after_the_receivers_cascades_complete():
-    out = run(
-        """
-        t = [t b b]
-        [loadbang] -> t
-        t:1 -> [msg 1] -> [send x]
-        t:0 -> [print after]
-        [receive x] -> deep
-        deep = [t a a]
-        deep:1 -> [print one]
-        deep:0 -> [print zero]
-        """
-    )
-    assert out.lines == ["one: 1", "zero: 1", f"after: {BANG_LINE}"]
-
-
-def test_send_to_a_name_nobody_receives_is_not_an_error():
-    out = run("[loadbang] -> [s nobody]")
-    assert out.lines == [] and out.errors == []
-
-
-def test_send_without_a_name_takes_it_on_inlet_1():
-    out = run(
-        "snd = [s]\n[r a] -> [print a]\n[r b] -> [print b]",
-        ("snd", 1),
-        ("snd", "a", 1),
-        ("snd", 2),
-        ("snd", "b", 1),
-        ("snd", 3),
-    )
-    assert out.errors == [
-        "test.patch:1 [snd: s]: no name to send to yet: send a name to inlet 1 first"
-    ]
-    assert out.lines == ["a: 2", "b: 3"]
-
-
-def test_send_with_a_name_has_no_name_inlet():
-    found = problem("[loadbang] -> 1:[s x]")
-    assert "[s x] has 1 inlet (0); inlet 1 does not exist" in found.message
-
-
-def test_send_name_inlet_rejects_what_is_not_a_name():
-    out = run("snd = [s]", ("snd", 5, 1), ("snd", "", 1))
-    assert out.errors == [
-        "test.patch:1 [snd: s]: inlet 1 cannot take 5; expected a name (a non-empty string)",
-        'test.patch:1 [snd: s]: inlet 1 cannot take ""; expected a name (a non-empty string)',
-    ]
-
-
-def test_receive_without_a_name_takes_it_on_inlet_0_and_moves_to_the_end_of_the_order():
-    text = """
-    rcv = [r]
-    rcv -> [print renamed]
-    [r x] -> [print fixed]
-    snd = [s x]
-    """
-    out = run(text, ("snd", 1), ("rcv", "x"), ("snd", 2), ("rcv", "y"), ("snd", 3))
-    assert out.lines == ["fixed: 1", "fixed: 2", "renamed: 2", "fixed: 3"]
-
-
-def test_receive_with_a_name_has_no_inlet():
-    found = problem("[loadbang] -> [r x]")
-    assert "[r x] has no inlets; inlet 0 does not exist" in found.message
-
-
-def test_receive_name_inlet_rejects_what_is_not_a_name():
-    out = run("rcv = [r]", ("rcv", BANG))
-    assert out.errors == [
-        'test.patch:1 [rcv: r]: inlet 0 cannot take {"type": "bang"}; '
-        "expected a name (a non-empty string)"
-    ]
-
-
-def test_send_and_receive_take_at_most_one_name():
-    assert problem("[s a b]").message == "[s a b]: takes one name, got 2 words; e.g. [s counter]"
-    assert problem("[r a b]").message == "[r a b]: takes one name, got 2 words; e.g. [r counter]"
-
-
-def test_send_receive_loop_is_stopped_with_one_error_and_the_patch_keeps_running():
-    out = run("[loadbang] -> [s x]\n[r x] -> [s x]\n[loadbang] -> [msg 'after'] -> [print]")
-    assert len(out.errors) == 1
-    assert out.lines == ['print: "after"']
-
-
-# -- pack -------------------------------------------------------------------------------------
-
-
-def test_pack_inlet_0_stores_and_outputs_the_list_and_other_inlets_only_store():
-    text = "p = [pack f s a] -> [print]"
-    out = run(text, ("p", "hi", 1), ("p", {"k": 1}, 2), ("p", 5), ("p", 6))
-    assert out.lines == ['print: [5, "hi", {"k": 1}]', 'print: [6, "hi", {"k": 1}]']
-
-
-def test_pack_bang_outputs_the_initial_values():
-    out = run("p = [pack f s a 2.5] -> [print]", ("p", BANG))
-    assert out.lines == ['print: [0, "", null, 2.5]']
-
-
-def test_pack_without_arguments_packs_two_numbers():
-    out = run("p = [pack] -> [print]", ("p", 3, 1), ("p", 1))
-    assert out.lines == ["print: [1, 3]"]
-
-
-def test_pack_string_slot_takes_a_control_message_as_trigger_s_does():
-    out = run("p = [pack s s] -> [print]", ("p", {"type": "go"}, 1), ("p", "x"))
-    assert out.lines == ['print: ["x", {"type": "go"}]']
-
-
-def test_pack_a_slot_stores_a_bang_on_a_cold_inlet_but_a_bang_on_inlet_0_sends():
-    out = run("p = [pack a a] -> [print]", ("p", BANG, 1), ("p", BANG))
-    assert out.lines == [f"print: [null, {BANG_LINE}]"]
-
-
-def test_pack_sends_a_new_list_each_time():
-    out = run("p = [pack] -> q\nq = [print]", ("p", 1), ("p", BANG), collect=["q"])
-    first, second = out.seen["q"]
-    assert first == second and first is not second
-
-
-def test_pack_rejects_values_of_the_wrong_kind_on_each_inlet():
-    out = run("p = [pack f s] -> [print]", ("p", "x"), ("p", True), ("p", 5, 1), ("p", 1))
-    assert out.errors == [
-        'test.patch:1 [p: pack]: inlet 0 cannot take "x"; expected a number or bang',
-        "test.patch:1 [p: pack]: inlet 0 cannot take true; expected a number or bang",
-        "test.patch:1 [p: pack]: inlet 1 cannot take 5; expected a string or control message",
-    ]
-    assert out.lines == ['print: [1, ""]']
-
-
-def test_pack_rejects_an_unknown_slot():
-    found = problem("[pack f x]")
-    assert (found.line, found.column) == (1, 7)
-    assert (
-        found.message
-        == "[pack f x]: unknown slot 'x'; each slot is f, s, a or a number (e.g. [pack f s 0])"
-    )
-
-
-# -- unpack -----------------------------------------------------------------------------------
-
-UNPACK = """
-u = [unpack]
-u:0 -> [print a]
-u:1 -> [print b]
-u:2 -> [print rest]
-"""
-
-
-def test_unpack_sends_elements_right_to_left_with_the_rest_first():
-    out = run(UNPACK, ("u", [1, "two", [3], 4]))
-    assert out.lines == ["rest: [[3], 4]", 'b: "two"', "a: 1"]
-
-
-def test_unpack_sends_only_the_elements_a_short_list_has():
-    out = run(UNPACK, ("u", [1]), ("u", []), ("u", (7, 8)))
-    assert out.lines == ["a: 1", "b: 8", "a: 7"]
-
-
-def test_unpack_count_sets_the_outlets():
-    text = "u = [unpack 3]\nu:2 -> [print c]\nu:3 -> [print rest]"
-    out = run(text, ("u", [1, 2, 3]), ("u", [1, 2, 3, 4]))
-    assert out.lines == ["c: 3", "rest: [4]", "c: 3"]
-
-
-def test_unpack_rejects_what_is_not_a_list():
-    out = run(UNPACK, ("u", {"a": 1}), ("u", "ab"))
-    assert out.errors == [
-        'test.patch:2 [u: unpack]: inlet 0 cannot take {"a": 1}; expected a list',
-        'test.patch:2 [u: unpack]: inlet 0 cannot take "ab"; expected a list',
-    ]
-
-
-@pytest.mark.parametrize("count", ["0", "-1", "x", "2 3", "1.5"])
-def test_unpack_rejects_a_count_that_is_not_a_positive_integer(count):
-    found = problem(f"[unpack {count}]")
-    assert (
-        found.message
-        == f"[unpack {count}]: expected a count of 1 or more, got {count!r}; e.g. [unpack 3]"
-    )
+    assert out.lines == ['nan: {"n": NaN}', 'other: {"n": 1}', f"sel: {BANG_LINE}"]

@@ -158,7 +158,7 @@ def test_operator_rejects_what_is_not_a_number_and_keeps_running(symbol):
         f"op = [{symbol} 1] -> [print]",
         ("op", "2"),
         ("op", True),
-        ("op", [2]),
+        ("op", [[2]]),  # a list is spread: its element [2] reaches inlet 0
         ("op", BANG, 1),
         ("op", "2", 1),
         ("op", False, 1),
@@ -233,3 +233,27 @@ def test_every_operator_documents_its_own_symbol(symbol):
     help_text = default_registry().get(symbol).help_text()
     assert f"[{symbol} 2]" in help_text
     assert f"`left {symbol} operand`" in help_text
+
+
+# -- a list on the hot inlet (Pd's list rule) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("symbol", "sent"), [("+", 7), ("-", -1), ("*", 12), ("/", 0.75), ("max", 4), ("<", True)]
+)
+def test_operator_takes_a_list_as_left_value_and_operand(symbol, sent):
+    out = run(f"[loadbang] -> [msg 3 4] -> op\nop = [{symbol}] -> p\np = [print]", collect=["p"])
+    assert out.seen["p"] == [sent]
+
+
+def test_operator_list_of_one_keeps_the_operand_and_extra_elements_are_dropped():
+    out = run("op = [+ 10] -> p\np = [print]", ("op", [1]), ("op", [1, 2, 3]), collect=["p"])
+    assert out.seen["p"] == [11, 3]
+    out = run("op = [+ 10] -> p\np = [print]", ("op", []), collect=["p"])  # a bang
+    assert out.seen["p"] == [10]
+
+
+@pytest.mark.parametrize("name", ["f", "i"])
+def test_float_and_int_store_the_second_element_then_send_the_first(name):
+    out = run(f"x = [{name}] -> p\np = [print]", ("x", [3, 4]), ("x", BANG), collect=["p"])
+    assert out.seen["p"] == [3, 3]

@@ -77,7 +77,8 @@ def test_a_bad_command_gets_an_error_reply_and_the_patch_goes_on():
     assert replies(outcome) == [
         {
             "op": "error",
-            "message": 'kv: \'set\' needs key (string) and value; got {"type": "set", "key": 5}',
+            "message": "kv: 'set' needs key (string) and value, and optionally ttl"
+            ' (milliseconds > 0); got {"type": "set", "key": 5}',
         },
         {"op": "keys", "keys": []},
     ]
@@ -353,3 +354,49 @@ def test_notes_persist_across_runs(tmp_path):
     """
     runs = [run_text(text, data_dir=tmp_path).lines for _ in range(2)]
     assert runs == [['print: ["note"]'], ['print: ["note", "note"]']]
+
+
+# ---- what the boxes derive from the command classes --------------------------------------------
+
+
+@pytest.mark.parametrize("box", ["kv", "db"])
+def test_a_store_box_offers_and_documents_exactly_the_commands_of_its_command_set(box):
+    import patchflow
+    from patchflow import default_registry
+
+    cls = default_registry().get(box)
+    commands = getattr(patchflow, f"{box.upper()}_COMMANDS")
+    assert cls.schemas == commands.schemas
+    assert [s.type for s in cls.schemas] == list(commands)
+    text = cls.help_text()
+    inlets = text.split("Inlets:")[1].split("Outlets:")[0]
+    outlets = text.split("Outlets:")[1].split("Example:")[0]
+    for verb in commands:
+        assert f"\n       {verb}{{" in inlets or f"\n       {verb}:" in inlets, verb
+        assert f'{{op: "{verb}"' in outlets, verb
+    assert "\n           {commands}\n" not in text and "\n           {replies}\n" not in text
+
+
+def test_the_db_help_lists_every_query_operator():
+    from patchflow import default_registry
+    from patchflow.storage.commands.query import OPERATORS
+
+    text = default_registry().get("db").help_text()
+    for name, operator in OPERATORS.items():
+        assert f"{name}" in text and operator.help in text, name
+
+
+def test_msg_shorthand_wired_into_a_store_takes_string_fields_raw():
+    outcome = run_text(
+        """
+        [loadbang] -> [msg set 7 seven, has 7, get 7] -> store
+        store = [kv]
+        store -> [print]
+        """
+    )
+    assert outcome.errors == []
+    assert replies(outcome) == [
+        {"op": "set", "key": "7", "ok": True},
+        {"op": "has", "key": "7", "exists": True},
+        {"op": "get", "key": "7", "value": "seven", "found": True},
+    ]

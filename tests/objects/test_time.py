@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textwrap import dedent
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -223,7 +224,10 @@ def test_metro_new_interval_applies_after_the_tick_already_scheduled():
     assert [ms for _, ms in stamps(out)] == [0, 100, 200, 250, 300]
 
 
-def test_metro_drops_ticks_the_patch_is_too_busy_to_run():
+def test_metro_late_ticks_run_as_soon_as_they_can_each_at_its_logical_time():
+    # As in Pd: a tick is set when the one before it has run, so ticks never pile up; a late
+    # one runs as soon as the cascade before it ends, at its own logical time, and the stop
+    # due at 650 comes after the tick of 600 — however late both run.
     out = run(
         """
         m = [metro 100]
@@ -233,10 +237,19 @@ def test_metro_drops_ticks_the_patch_is_too_busy_to_run():
             await send(x)
             await trio.sleep(0.23)
         slow -> stamp
+        t = [timer]
+        m -> 1:t
+        t -> logical
+        logical = [print logical]
         """
     )
-    # ticks due at 0, 100, 300 and 500 run when the slow cascade before them ends
-    assert [ms for _, ms in stamps(out)] == [0, 230, 460, 690]
+    real = [line for line in out.lines if line.startswith("print: ")]
+    assert [ms for _, ms in stamps(attrs.evolve(out, lines=real))] == [
+        0, 230, 460, 690, 920, 1150, 1380
+    ]  # fmt: skip
+    assert [line for line in out.lines if line not in real] == [
+        f"logical: {ms}" for ms in range(0, 700, 100)
+    ]
 
 
 def test_metro_rejects_what_its_inlets_cannot_take():
