@@ -51,7 +51,22 @@ from harness import (
 )
 
 #: The group modules (`bench_NAME.py`), in the order their benchmarks run and are tabled.
-GROUPS = ("delivery", "kv", "db", "startup", "memory")
+GROUPS = (
+    "delivery",
+    "patches",
+    "kv",
+    "db",
+    "indexes",
+    "durability",
+    "startup",
+    "memory",
+    "timing",
+    "storage2",
+    "postgres",
+    "redis",
+    "bus",
+    "watch",
+)
 
 
 def all_benches() -> list[Bench]:

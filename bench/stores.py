@@ -45,9 +45,10 @@ async def command_session(
     warm_up: dict[str, Any],
     messages: list[Any],
     check: Callable[[list[Any], int], None],
+    **options: Any,
 ) -> Rate:
     """Send `warm_up` (opens the storage; not timed), then each message to `box`, one `send`
-    each; return the commands/s.
+    each; return the commands/s. `options` go to `Patch.running` (e.g. `durability`).
 
     Every CHUNK messages (untimed) `check(replies, index of the first)` looks at the replies
     that reached `sink` (raising BenchFailed if one is wrong), and they are dropped.
@@ -55,7 +56,7 @@ async def command_session(
     errors: list[str] = []
     problem = ""
     watch = Stopwatch()
-    async with patch.running(data_dir=data_dir, errors=errors.append) as session:
+    async with patch.running(data_dir=data_dir, errors=errors.append, **options) as session:
         replies = session.collect("sink")
         send = session.send
         await send(box, warm_up)
