@@ -13,6 +13,7 @@ to their language tag:
   declared elsewhere may be missing. Prefer complete examples.
 - ```python: run, in file order, each in a fresh namespace, in one temporary directory per
   Markdown file that also holds a link to `patches/`.
+- ```python-sketch: Python shown for its shape (a class with `...` bodies). It must parse.
 - Any other block (shell sessions, plain text, tables of output) is not run.
 
 Also here: `patchflow check` and `patchflow help` never run a patch's code (README, Security).
@@ -202,6 +203,13 @@ def test_patch_example_runs_as_shown(block):
     assert outcome.errors == expected_errors, block.where
     if "output" in block.results:
         assert outcome.lines == block.results["output"].splitlines(), block.where
+
+
+def test_python_sketches_parse():
+    import ast
+
+    for block in blocks_tagged("python-sketch"):
+        ast.parse(block.text, filename=f"{block.path}:{block.line}")
 
 
 def test_patch_fragments_parse():
