@@ -88,7 +88,8 @@ def bench_watch_latency(cfg: Config, tmp: str, result: Result) -> Result:
 )
 def bench_watch_cross_process(cfg: Config, tmp: str, result: Result) -> Result:
     """Median time from another process's `kv.set` (its wall clock, in the value) to this
-    process's `kv.watch()` yielding it: the poll interval (`POLL_SECONDS`, 50 ms) sets it: about half of it."""
+    process's `kv.watch()` yielding it. The poll interval (`POLL_SECONDS`, 50 ms) sets it:
+    about half of it."""
     n = cfg.size(CHILD_CHANGES)
     data_dir = os.path.join(tmp, "cross")
     samples: list[float] = []
@@ -118,7 +119,8 @@ def bench_watch_cross_process(cfg: Config, tmp: str, result: Result) -> Result:
 )
 def bench_watch_idle(cfg: Config, tmp: str, result: Result) -> Result:
     """CPU time of this process while a `kv.watch()` waits with nothing changing, as a share
-    of the wall-clock time (`IDLE_SECONDS`): the cost of polling one counter every `POLL_SECONDS`."""
+    of the wall-clock time (`IDLE_SECONDS`): the cost of polling one counter every
+    `POLL_SECONDS`."""
     seconds = cfg.size(IDLE_SECONDS)
 
     async def main(kv) -> float:

@@ -35,6 +35,7 @@ every stack frame on line 2 or later is the code's own: body line = engine line 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import time
@@ -48,28 +49,20 @@ from patchflow import ArgumentError, PatchflowError
 
 from ._js_values import JS_CODEC, from_js, to_js
 
+
 #: kv and db methods as JavaScript names them: (Python method, number of arguments)
-METHODS: dict[str, dict[str, tuple[str, int]]] = {
-    "kv": {
-        "get": ("get", 1),
-        "set": ("set", 2),
-        "delete": ("delete", 1),
-        "has": ("has", 1),
-        "keys": ("keys", 0),
-        "clear": ("clear", 0),
-    },
-    "db": {
-        "insert": ("insert", 2),
-        "find": ("find", 3),  # collection, query, {sort, limit, skip}
-        "findOne": ("find_one", 2),
-        "update": ("update", 3),
-        "replace": ("replace", 3),
-        "delete": ("delete", 2),
-        "count": ("count", 2),
-        "drop": ("drop", 1),
-    },
-}
-FIND_OPTIONS = ("sort", "limit", "skip")
+@functools.cache
+def storage_methods() -> dict[str, dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]]]:
+    """The `kv`/`db` methods JavaScript code gets, derived from the storage command sets.
+
+    verb → (Python method, positional fields, required count, keyword fields). In JavaScript a
+    method takes the positional fields in order, then, when the command has keyword fields,
+    one options object (`db.find("notes", {}, {sort: {ts: -1}, limit: 5})`).
+    """
+    from patchflow import DB_COMMANDS, KV_COMMANDS
+
+    return {"kv": KV_COMMANDS.methods(), "db": DB_COMMANDS.methods()}
+
 
 _GLUE = (
     '(() => { "use strict";'
@@ -191,7 +184,13 @@ class TimeLimit(PatchflowError):
 
 def glue_source(outlets: int) -> str:
     """The glue as one line, with the methods and the number of outlets filled in."""
-    methods = {kind: {js: n for js, (_, n) in table.items()} for kind, table in METHODS.items()}
+    methods = {
+        kind: {
+            verb: len(positional) + bool(keywords)
+            for verb, (_, positional, _, keywords) in table.items()
+        }
+        for kind, table in storage_methods().items()
+    }
     setup = to_js({"methods": methods, "outlets": outlets})
     text = _GLUE.replace("SETUP", json.dumps(setup))
     return " ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -181,7 +181,7 @@ class Js(Box):
 
     def _storage(self, kind: str, store: str | None, method: str, args: list[Any]) -> Any:
         """Run one kv/db call of the code on the box's store (or a named one) and return."""
-        from ._js_engine import FIND_OPTIONS, METHODS
+        from ._js_engine import storage_methods
 
         facade = self._stores.get((kind, store))
         if facade is None:
@@ -189,17 +189,23 @@ class Js(Box):
             local = storage.kv(local=self.id) if kind == "kv" else storage.db(local=self.id)
             facade = local if store is None else local.store(store)
             self._stores[kind, store] = facade
-        python_name, _ = METHODS[kind][method]
+        python_name, _, required, keywords = storage_methods()[kind][method]
         options: dict[str, Any] = {}
-        if method == "find":
+        if keywords:
             given = args.pop()
             if given is not None and not isinstance(given, dict):
-                raise TypeError("db.find: options must be an object {sort, limit, skip}")
+                raise TypeError(
+                    f"{kind}.{method}: options must be an object {{{', '.join(keywords)}}}"
+                )
             for key, value in (given or {}).items():
-                if key not in FIND_OPTIONS:
-                    raise TypeError(f"db.find: unknown option {key!r}; use sort, limit, skip")
+                if key not in keywords:
+                    raise TypeError(
+                        f"{kind}.{method}: unknown option {key!r}; use {', '.join(keywords)}"
+                    )
                 if value is not None:
                     options[key] = value
+        while len(args) > required and args[-1] is None:  # optional fields left out
+            args.pop()
         return self.patch.wait(getattr(facade, python_name)(*args, **options))
 
     def error_line(self, exc: BaseException) -> int:

@@ -149,8 +149,14 @@ def test_example_runs_and_prints_its_expected_output(example_runs, example, patc
         return
     if not stdout:  # a patch that lists what earlier runs stored (the Notes app) shows it next run
         again = subprocess.run(
-            [patchflow_executable, "run", str(example), "--data-dir", str(data_dir)]
-            + _args(example),
+            [
+                patchflow_executable,
+                "run",
+                str(example),
+                "--data-dir",
+                str(data_dir),
+                *_args(example),
+            ],
             input="",
             capture_output=True,
             text=True,

@@ -416,3 +416,41 @@ def test_a_patch_with_js_builds_once_per_run_with_fresh_state():
     first = patch.run_sync(data_dir=":memory:", output=lines.append)
     patch.run_sync(data_dir=":memory:", output=lines.append)
     assert first.error_count == 0 and lines == ["print: 1", "print: 1"]
+
+
+def test_js_storage_methods_are_every_python_method_storage_ii_included():
+    # kv/db in [js] derive from the command sets: a new command is there with no edit here
+    text = textwrap.dedent(
+        """\
+        code = [js]
+            await kv.set("a", 1)
+            console.log(await kv.incr("n"), await kv.incr("n", 5))
+            console.log(await kv.cas("a", 1, 2), await kv.get("a"))
+            await kv.set("t", "x", {ttl: 60000})
+            console.log((await kv.ttl("t")) > 0, JSON.stringify(await kv.keys({prefix: "a"})))
+            const done = await kv.batch([["set", "b", 1], ["incr", "b"]])
+            console.log(done.map((reply) => reply.op).join(" "))
+            await db.createIndex("notes", "n")
+            await db.insert("notes", {n: 1})
+            await db.insert("notes", {n: 2})
+            const found = await db.find("notes", {n: {$gt: 1}}, {explain: true})
+            console.log(found.docs.length, JSON.stringify(found.plan))
+            console.log(JSON.stringify(await db.indexes("notes")))
+        [loadbang] -> code
+        """
+    )
+    out = run(text)
+    assert out.errors == []
+    assert out.lines == [
+        "1 6",
+        "true 2",
+        'true ["a"]',
+        "set incr",
+        '1 {"index":"n","examined":1}',
+        '[{"field":"n","unique":false}]',
+    ]
+
+
+def test_js_options_object_names_what_is_wrong():
+    out = run('code = [js]\n    await kv.set("t", "x", 5)\n[loadbang] -> code\n')
+    assert "kv.set: options must be an object {ttl}" in out.errors[0]

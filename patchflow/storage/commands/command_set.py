@@ -174,6 +174,21 @@ class CommandSet(Mapping[str, type]):
 
     # ---- derived for Python --------------------------------------------------------------
 
+    def methods(self) -> dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]]:
+        """verb → (Python method name, positional fields, how many are required, keyword
+        fields), for every command that has a Python method: what other languages' bindings
+        (the `[js]` box's `kv`/`db`) expose, derived like the methods themselves."""
+        table = {}
+        for verb, cls in self._by_verb.items():
+            if not cls.as_method:
+                continue
+            fields = fields_of(cls)
+            positional = tuple(f.name for f in fields if not f.metadata.get("keyword"))
+            keywords = tuple(f.name for f in fields if f.metadata.get("keyword"))
+            required = sum(1 for f in fields if not is_optional(f))
+            table[verb] = (python_name(cls), positional, required, keywords)
+        return table
+
     def add_methods(self, facade: type) -> type:
         """Give `facade` (`KV`/`DB`) an async method per command; return it (a decorator).
 
