@@ -124,7 +124,8 @@ class PatchStorage:
         """Tell this storage's watchers of what other processes committed (and of expiries).
 
         A runtime watching stores calls this every `POLL_SECONDS`; changes made through this
-        storage reach its watchers right after their commit, without it.
+        storage reach its watchers right after their commit, without it. It also renews the
+        watch lease that makes other processes log their writes (`layout/changes.py`).
         """
         self.backend.poll()
 

@@ -9,7 +9,7 @@ import trio
 
 from patchflow.storage import open_storage
 from patchflow.storage.layout import changes, expiry
-from patchflow.storage.layout.keys import CHANGES
+from patchflow.storage.layout.keys import CHANGES, META, encode_seq
 
 
 def run(fn, *args):
@@ -110,6 +110,7 @@ def test_the_log_keeps_only_the_newest_entries(storage, monkeypatch):
     monkeypatch.setattr(changes, "KEEP", 10)
     monkeypatch.setattr(changes, "TRIM_EVERY", 4)
     kv = storage.kv(name="s")
+    kv.on_change(lambda message: None)  # logged only while watched
 
     async def writes():
         for n in range(40):
@@ -208,3 +209,86 @@ def test_an_import_is_seen(tmp_path):
         assert sorted(c["key"] for c in seen) == ["k", "old"]
         assert kv_change("k", "imported") in seen and kv_change("old", found=False) in seen
         assert [(c["id"], c["doc"]["_id"]) for c in docs] == [("n", "n")]
+
+
+def logged_keys(storage):
+    return storage.backend.read(lambda txn: [key for key, _ in txn.scan(CHANGES, b"")])
+
+
+def test_a_write_nobody_watches_logs_nothing(storage):
+    run(storage.kv(name="s").set, "a", 1)
+    run(storage.db(name="s").insert, "notes", {"_id": "n"})
+    assert logged_keys(storage) == []
+    assert storage.backend.read(changes.last_seq) == 0
+
+
+def test_a_watch_in_another_opener_makes_this_one_log(tmp_path):
+    """The lease is in the store: a writer that has no watchers of its own logs for another's."""
+    data_dir = str(tmp_path / "data")
+    with open_storage("p", data_dir) as watcher, open_storage("p", data_dir) as writer:
+        run(writer.kv(name="s").set, "before", 0)
+        seen = []
+        stop = watcher.kv(name="s").on_change(seen.append)
+        run(writer.kv(name="s").set, "after", 1)
+        watcher.poll_changes()
+        assert seen == [kv_change("after", 1)]
+        assert len(logged_keys(writer)) == 1
+        stop()
+
+
+def test_a_lapsed_lease_stops_logging(tmp_path):
+    """A watcher killed without stopping leaves its lease behind; once it ends, writes stop
+    logging (simulated by writing a lease that ended a second ago)."""
+    data_dir = str(tmp_path / "data")
+    with open_storage("p", data_dir) as storage:
+        old = encode_seq(changes.now_ms() - 1_000)
+        storage.backend.write(lambda txn: txn.put(META, changes.LEASE_KEY, old))
+        run(storage.kv(name="s").set, "a", 1)
+        assert logged_keys(storage) == []
+        live = encode_seq(changes.now_ms() + 60_000)
+        storage.backend.write(lambda txn: txn.put(META, changes.LEASE_KEY, live))
+        run(storage.kv(name="s").set, "b", 2)
+        assert len(logged_keys(storage)) == 1  # the same store logs while a lease is live
+
+
+def test_a_watcher_renews_its_lease_when_it_polls(storage, monkeypatch):
+    clock = [changes.now_ms()]
+    monkeypatch.setattr(changes, "now_ms", lambda: clock[0])
+    storage.kv(name="s").on_change(lambda message: None)
+    lease = storage.backend.read(changes.lease_until)
+    assert lease == clock[0] + changes.LEASE_MS
+    clock[0] += changes.RENEW_MS // 2
+    storage.poll_changes()  # still fresh: not rewritten
+    assert storage.backend.read(changes.lease_until) == lease
+    clock[0] += changes.RENEW_MS
+    storage.poll_changes()
+    assert storage.backend.read(changes.lease_until) == clock[0] + changes.LEASE_MS
+
+
+@pytest.mark.slow
+def test_a_watcher_in_another_process_sees_changes_made_after_it_started(tmp_path, start):
+    data_dir = str(tmp_path / "data")
+    code = (
+        "import sys, time\n"
+        "from patchflow.storage import open_storage\n"
+        "with open_storage('p', sys.argv[1]) as s:\n"
+        "    seen = []\n"
+        "    s.kv(name='s').on_change(seen.append)\n"
+        "    print('watching', flush=True)\n"
+        "    deadline = time.monotonic() + 30\n"
+        "    while not seen and time.monotonic() < deadline:\n"
+        "        s.poll_changes()\n"
+        "        time.sleep(0.02)\n"
+        "    print(seen, flush=True)\n"
+    )
+    with open_storage("p", data_dir) as storage:
+        run(storage.kv(name="s").set, "before", 0)  # before the watch: not seen
+        child = start(code, data_dir)
+        try:
+            assert child.stdout.readline() == "watching\n", child.stderr.read()
+            run(storage.kv(name="s").set, "after", 1)
+            out, err = child.communicate(timeout=60)
+        finally:
+            child.kill()
+    assert child.returncode == 0, err
+    assert out.strip() == repr([kv_change("after", 1)])

@@ -6,6 +6,7 @@ itself, written in the same transaction as the change it records:
 
     changes  SEQ                  → KIND (1 byte) + len(KEY) (2 bytes) + KEY + [VALUE]
     meta     b"changes"           → SEQ of the newest entry (8 bytes, big-endian)
+    meta     b"watch-lease"       → T: someone watches until T (epoch ms, 8 bytes, big-endian)
 
 `KIND` is `k` for a kv key (KEY is the full kv key: store prefix + key; VALUE the stored
 value, expiry header included, absent for a delete or an expiry) or `d` for a document
@@ -20,6 +21,17 @@ works unchanged. A db change is seen as the document put in `docs` (an insert, u
 replace) or the id removed from `ids` (a delete or a drop); a cleared store's or dropped
 collection's keys are listed before they are removed.
 
+Logging costs two puts and a lookup per write, so it happens only while someone watches: a
+watcher holds a *lease*. Its first `listen` writes "watched until now + `LEASE_MS`" in its
+own committed transaction (reading the SEQ it starts after in the same one), and its
+`poll()` renews it every `RENEW_MS`; a writer reads the lease (one lookup) in its write
+transaction and logs only while it is live. So every write committed after a watch starts —
+in any process — is logged, and with nobody watching a write pays one lookup. A process with
+listeners of its own logs without looking, and a live lease once read is trusted until it
+ends (logging too much is harmless; too little is not). A watcher that stops polling for
+longer than `LEASE_MS` (a process stopped in a debugger) may miss other processes' changes
+made meanwhile; its own process's are never missed.
+
 Watchers in this process are told right after each commit (`ChangeLog.listen`), without
 polling; changes other processes commit are found by `poll()`, which reads only the counter
 (one lookup) unless it moved. Either way each listener gets every entry once, in SEQ order.
@@ -32,6 +44,7 @@ behind; one that is (a process stopped in a debugger) skips what was dropped.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -41,7 +54,7 @@ from ..backends.protocol import Backend, ReadTxn, WriteTxn
 from . import codec, expiry
 from .keys import CHANGES, DOCS, IDS, KV_SPACE, META, SEQ_BYTES, decode_seq, encode_seq
 
-__all__ = ["CHANGES", "KEEP", "ChangeLog", "Entry", "Recorder", "last_seq"]
+__all__ = ["CHANGES", "KEEP", "LEASE_MS", "ChangeLog", "Entry", "Recorder", "last_seq"]
 
 T = TypeVar("T")
 
@@ -50,6 +63,14 @@ COUNTER_KEY = b"changes"
 #: How many entries the log keeps, and how often (in SEQs) it drops older ones.
 KEEP = 10_000
 TRIM_EVERY = 1_024
+
+#: The watch lease's key in `meta`; how long a lease lasts, and how old it gets before its
+#: watcher renews it (ms). A lease of 10 s renewed every 3 s survives a watcher's two missed
+#: renewals (a long garbage collection, a busy machine); an ended watch costs writers at most
+#: 10 s of needless logging.
+LEASE_KEY = b"watch-lease"
+LEASE_MS = 10_000
+RENEW_MS = 3_000
 
 KV_KIND, DOC_KIND = b"k", b"d"
 
@@ -60,6 +81,17 @@ Entry = tuple[int, bytes, bytes, bytes | None]
 def last_seq(txn: ReadTxn) -> int:
     """Return the SEQ of the newest logged change (0: none yet)."""
     raw = txn.get(META, COUNTER_KEY)
+    return 0 if raw is None else decode_seq(raw)
+
+
+def now_ms() -> int:
+    """The lease's clock: milliseconds since the epoch, shared by every process."""
+    return time.time_ns() // 1_000_000
+
+
+def lease_until(txn: ReadTxn) -> int:
+    """Return when the store's watch lease ends (epoch ms; 0: never taken)."""
+    raw = txn.get(META, LEASE_KEY)
     return 0 if raw is None else decode_seq(raw)
 
 
@@ -123,23 +155,38 @@ class Recorder:
         if isinstance(doc_id, str):
             self.changes.append((DOC_KIND, key[:-SEQ_BYTES] + doc_id.encode(), value))
 
-    def finish(self) -> tuple[int, int]:
-        """Append the noted changes to the log; return (SEQ before them, SEQ of the last)."""
-        txn = self._txn
-        first = last = last_seq(txn)
+    def finish(self) -> tuple[int, list[Entry]]:
+        """Append the noted changes to the log; return (SEQ before them, the entries added).
+
+        On every watched write: one lookup and one put per change plus one, nothing else.
+        """
         if not self.changes:
-            return first, last
+            return 0, []
+        txn = self._txn
+        raw = txn.get(META, COUNTER_KEY)
+        first = last = 0 if raw is None else int.from_bytes(raw, "big")
+        put = txn.put
+        entries: list[Entry] = []
         for kind, key, value in self.changes:
             last += 1
             body = kind + len(key).to_bytes(2, "big") + key
-            txn.put(CHANGES, encode_seq(last), body if value is None else body + b"v" + value)
-        txn.put(META, COUNTER_KEY, encode_seq(last))
+            put(
+                CHANGES,
+                last.to_bytes(SEQ_BYTES, "big"),
+                body if value is None else body + b"v" + value,
+            )
+            entries.append((last, kind, key, value))
+        put(META, COUNTER_KEY, last.to_bytes(SEQ_BYTES, "big"))
         if last // TRIM_EVERY != first // TRIM_EVERY and last > KEEP:
             stale = encode_seq(last - KEEP)
-            old = [key for key, _ in txn.scan(CHANGES, b"") if key < stale]  # listed, then cut
+            old = []  # listed, then cut (the space must not change while being scanned)
+            for key, _ in txn.scan(CHANGES, b""):
+                if key >= stale:
+                    break
+                old.append(key)
             for key in old:
                 txn.delete(CHANGES, key)
-        return first, last
+        return first, entries
 
 
 Listener = Callable[[list[Entry]], None]
@@ -161,34 +208,63 @@ class ChangeLog:
         self._listeners: list[Listener] = []
         self._seen = 0  # the newest SEQ every listener has been given
         self._lock = threading.RLock()
+        self._lease = 0  # when the lease this process last wrote ends (epoch ms)
+        self._live_until = 0  # a lease known live until then: no need to look (epoch ms)
+
+    def watched(self, txn: WriteTxn) -> bool:
+        """Return whether a write in `txn` must log its changes: someone watches the store.
+
+        A lapsed lease is removed, so that later writes find none with one lookup.
+        """
+        if self._listeners:
+            return True
+        if self._live_until:
+            if now_ms() < self._live_until:
+                return True
+            self._live_until = 0
+        raw = txn.get(META, LEASE_KEY)
+        if raw is None:  # the usual case: one lookup, no clock
+            return False
+        until = decode_seq(raw)
+        if until <= now_ms():  # lapsed (its watcher stopped or died): as good as none
+            txn.delete(META, LEASE_KEY)
+            return False
+        self._live_until = until
+        return True
+
+    def _take_lease(self, txn: WriteTxn) -> int:
+        """Extend the store's lease to now + `LEASE_MS`; return the SEQ of the newest entry."""
+        until = now_ms() + LEASE_MS
+        if lease_until(txn) < until:  # never shorten another watcher's
+            txn.put(META, LEASE_KEY, encode_seq(until))
+        self._lease = until
+        return last_seq(txn)
 
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
         def logged(txn: WriteTxn) -> tuple[T, list[Entry]]:
+            if not self.watched(txn):
+                return fn(txn), []
             recorder = Recorder(txn)
             result = fn(recorder)  # type: ignore[arg-type]
-            first, last = recorder.finish()
-            if not self._listeners or last == first:
-                return result, []
+            first, mine = recorder.finish()
+            if not mine or not self._listeners:
+                return result, mine
             # other processes' changes not yet polled go first: listeners get commit order
             seen = self._seen
-            missed = [e for e in entries_after(txn, seen) if e[0] <= first] if first > seen else []
-            seq = first
-            mine = []
-            for kind, key, value in recorder.changes:
-                seq += 1
-                mine.append((seq, kind, key, value))
-            return result, missed + mine
+            if first > seen:
+                return result, [e for e in entries_after(txn, seen) if e[0] <= first] + mine
+            return result, mine
 
         result, entries = self.backend.write(logged)
-        if entries:
+        if entries and self._listeners:
             self._tell(entries)
         return result
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(entries)` for every later change; return the function that stops it."""
         with self._lock:
-            if not self._listeners:
-                self._seen = self.backend.read(last_seq)
+            if not self._listeners:  # the lease first: every later commit is logged
+                self._seen = self.backend.write(self._take_lease)
             self._listeners.append(listener)
 
         def stop() -> None:
@@ -202,10 +278,13 @@ class ChangeLog:
         """Tell the listeners of the changes other processes committed since the last call.
 
         Reads only the counter (and the first entry of the expiry index) when nothing changed;
-        if a kv key has expired, sweeps it, so that its watchers hear of it.
+        if a kv key has expired, sweeps it, so that its watchers hear of it. Renews the watch
+        lease once it is `RENEW_MS` old.
         """
         if not self._listeners:
             return
+        if self._lease - now_ms() < LEASE_MS - RENEW_MS:
+            self.backend.write(self._take_lease)
         now = expiry.now_ms()
         newest, due = self.backend.read(
             lambda txn: (last_seq(txn), expiry.due_entries(txn, now, 1))
