@@ -17,7 +17,7 @@ import getpass
 import itertools
 import os
 
-import pytest
+from services import require
 
 SERVER = os.environ.get(
     "PATCHFLOW_TEST_POSTGRESQL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/test"
@@ -33,11 +33,7 @@ def server() -> str:
     global _available
     if _available is None:
         _available = _check()
-    if _available:
-        message = f"PostgreSQL is needed at {SERVER}: {_available}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: .ci/run starts it)")
-        pytest.skip(message)
+    require(f"PostgreSQL is needed at {SERVER}", _available)
     return SERVER
 
 

@@ -16,7 +16,7 @@ import atexit
 import itertools
 import os
 
-import pytest
+from services import require
 
 SERVER = os.environ.get("PATCHFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 _PREFIX = "pftest-"
@@ -29,11 +29,7 @@ def server() -> str:
     global _available
     if _available is None:
         _available = _check()
-    if _available:
-        message = f"Redis is needed at {SERVER}: {_available}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: .ci/run starts it)")
-        pytest.skip(message)
+    require(f"Redis is needed at {SERVER}", _available)
     return SERVER
 
 

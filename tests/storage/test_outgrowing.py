@@ -7,7 +7,6 @@ except in CI (CI=true), where a missing server fails loudly.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from postgres_server import fresh_url
+from services import require
 
 PATCHES = Path(__file__).resolve().parents[2] / "patches"
 HOST, PORT = "127.0.0.1", 1883
@@ -26,12 +26,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def prefix() -> str:
     """A topic prefix of its own on the local broker (skip without one; CI fails loudly)."""
+    problem = ""
     try:
         socket.create_connection((HOST, PORT), timeout=2).close()
     except OSError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs Mosquitto on {HOST}:{PORT}: {exc}")
-        pytest.skip(f"no MQTT broker on {HOST}:{PORT} ({exc})")
+        problem = str(exc)
+    require(f"Mosquitto is needed on {HOST}:{PORT}", problem)
     return f"pftest-{uuid.uuid4().hex[:10]}"
 
 
