@@ -17,7 +17,7 @@ import getpass
 import itertools
 import os
 
-from services import require
+from services import server_url
 
 SERVER = os.environ.get(
     "PATCHFLOW_TEST_POSTGRESQL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/test"
@@ -25,16 +25,11 @@ SERVER = os.environ.get(
 _PREFIX = "pftest_"
 _created: list[str] = []
 _numbers = itertools.count()
-_available: str | None = None  # None: not checked yet; "": reachable; else why not
 
 
 def server() -> str:
     """Return the server's URL; skip the test (fail it with CI=true) if it cannot be reached."""
-    global _available
-    if _available is None:
-        _available = _check()
-    require(f"PostgreSQL is needed at {SERVER}", _available)
-    return SERVER
+    return server_url("PostgreSQL", SERVER, _check)
 
 
 def _check() -> str:

@@ -16,21 +16,16 @@ import atexit
 import itertools
 import os
 
-from services import require
+from services import server_url
 
 SERVER = os.environ.get("PATCHFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 _PREFIX = "pftest-"
 _numbers = itertools.count()
-_available: str | None = None  # None: not checked yet; "": reachable; else why not
 
 
 def server() -> str:
     """Return the server's URL; skip the test (fail it with CI=true) if it cannot be reached."""
-    global _available
-    if _available is None:
-        _available = _check()
-    require(f"Redis is needed at {SERVER}", _available)
-    return SERVER
+    return server_url("Redis", SERVER, _check)
 
 
 def _client():

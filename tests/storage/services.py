@@ -7,8 +7,11 @@ since `.ci/run` starts every server and a missing one must not pass for a green 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
+
+_problems: dict[str, str] = {}  # url → why it is unusable ("": usable), checked once
 
 
 def require(what: str, problem: str) -> None:
@@ -19,3 +22,11 @@ def require(what: str, problem: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: .ci/run starts it)")
     pytest.skip(message)
+
+
+def server_url(what: str, url: str, check: Callable[[], str]) -> str:
+    """Return `url` if `check` (run once per url) finds the server usable; else skip or fail."""
+    if url not in _problems:
+        _problems[url] = check()
+    require(f"{what} is needed at {url}", _problems[url])
+    return url
