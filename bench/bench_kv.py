@@ -9,8 +9,8 @@ import msgpack
 import trio
 from harness import CHUNK, BenchFailed, Config, Rate, Result, Size, Stopwatch, benchmark, interleave
 from stores import (
-    check_reply,
     command_session,
+    get_workload,
     lmdb_durable_puts,
     lmdb_fill,
     open_lmdb,
@@ -68,17 +68,8 @@ def bench_kv_get(cfg: Config, tmp: str, result: Result) -> Result:
     lmdb_fill(env, db, items)
 
     # the same pseudo-random order of existing keys for both sides
-    order = [(i * 7919) % n_keys for i in range(n_gets)]
-    keys = [items[j][0] for j in order]
-    messages = [{"type": "get", "key": key} for key in keys]
-    expected = [items[j][1] for j in order]
+    keys, messages, expected, check = get_workload(items, n_gets)
     patch = Patch.from_string(KV_PATCH)
-
-    def check(replies: list[Any], start: int) -> None:
-        for reply, value in zip(replies, expected[start:], strict=False):
-            check_reply(reply, "get")
-            if not reply["found"] or reply["value"] != value:
-                raise BenchFailed(f"wrong get reply {reply!r:.300}")
 
     def a() -> Rate:
         return trio.run(_kv_session, patch, data_dir, messages, check)

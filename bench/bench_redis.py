@@ -24,7 +24,7 @@ from harness import (
     benchmark,
     interleave,
 )
-from stores import check_reply, command_session, prefill, replies_are
+from stores import command_session, get_workload, prefill, replies_are
 
 from patchflow import Patch
 from patchflow.storage import KV, StoreRef, open_storage
@@ -96,17 +96,8 @@ def bench_redis_kv_get(cfg: Config, tmp: str, result: Result) -> Result:
         with open_storage("bench-redis", storage=url) as storage:
             prefill(storage, lambda backend: KV(backend, StoreRef.named("s")), "set", items)
         client.mset({f"{raw}{key}": msgpack.packb(value) for key, value in items})
-        order = [(i * 7919) % n_keys for i in range(n_gets)]
-        keys = [items[j][0] for j in order]
-        messages = [{"type": "get", "key": key} for key in keys]
-        expected = [items[j][1] for j in order]
+        keys, messages, expected, check = get_workload(items, n_gets)
         patch = Patch.from_string(KV_PATCH)
-
-        def check(replies: list[Any], start: int) -> None:
-            for reply, value in zip(replies, expected[start:], strict=False):
-                check_reply(reply, "get")
-                if not reply["found"] or reply["value"] != value:
-                    raise BenchFailed(f"wrong get reply {reply!r:.300}")
 
         def a() -> Rate:
             return trio.run(_session, patch, url, messages, check)

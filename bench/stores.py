@@ -159,3 +159,23 @@ def lmdb_durable_puts(env: lmdb.Environment, db: Any, items: list[tuple[str, Any
         with begin(write=True, db=db) as txn:
             txn.put(key.encode(), packb(value, use_bin_type=True))
     return len(items) / (time.perf_counter() - start)
+
+
+def get_workload(
+    items: list[tuple[str, Any]], n_gets: int
+) -> tuple[list[str], list[dict[str, Any]], list[Any], Callable[[list[Any], int], None]]:
+    """The kv get benchmarks' work, the same on every store: `n_gets` gets of existing keys in
+    one pseudo-random order; returns the keys, the `get` messages, the values they find and
+    the check of the replies."""
+    order = [(i * 7919) % len(items) for i in range(n_gets)]
+    keys = [items[j][0] for j in order]
+    messages = [{"type": "get", "key": key} for key in keys]
+    expected = [items[j][1] for j in order]
+
+    def check(replies: list[Any], start: int) -> None:
+        for reply, value in zip(replies, expected[start:], strict=False):
+            check_reply(reply, "get")
+            if not reply["found"] or reply["value"] != value:
+                raise BenchFailed(f"wrong get reply {reply!r:.300}")
+
+    return keys, messages, expected, check
