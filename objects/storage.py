@@ -13,6 +13,7 @@ imported, because importing storage costs startup time a patch without stores sh
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import textwrap
@@ -76,6 +77,9 @@ class _StoreBox(Box):
         #: what this box watches (kv: None, db: collection names) → the function that stops it
         self._watches: dict[str | None, Callable[[], None]] = {}
         self._hold: Any = None
+        #: makes the poll task look now (as another process's change does, on backends that
+        #: push notices); set by the poll task
+        self._wake_poll: Callable[[], None] = lambda: None
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> _StoreBox:
@@ -139,8 +143,9 @@ class _StoreBox(Box):
                 if stop is not None:
                     stop()
             if not self._watches and self._hold is not None:
-                self._hold.release()  # the poll task ends at its next look
+                self._hold.release()
                 self._hold = None
+                self._wake_poll()  # the poll task ends now, not at its next look
             self.send({"op": "unwatch", "ok": True})
             return
         try:
@@ -162,18 +167,36 @@ class _StoreBox(Box):
         self.patch.post(lambda: self.send(message), self)
 
     async def _poll(self, hold: Any) -> None:
-        """Look for other processes' changes (and expiries) while this watch lasts."""
+        """Look for other processes' changes (and expiries) while this watch lasts: every
+        `poll_seconds`, and at once when the backend says another process changed something."""
         import trio
 
         storage = self.patch.storage
-        while self._hold is hold:
-            await trio.sleep(storage.poll_seconds)
-            if self._hold is hold:
-                try:
-                    storage.poll_changes()
-                except patchflow.PatchflowError as error:  # storage failed: say so, stop
-                    self.patch.report(self, error)
-                    return
+        token = trio.lowlevel.current_trio_token()
+        woken = [trio.Event()]
+
+        def wake() -> None:
+            woken[0].set()
+
+        def wake_from_thread() -> None:  # the backend's listening thread
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(wake)
+
+        self._wake_poll = wake
+        stop = storage.on_remote_change(wake_from_thread)
+        try:
+            while self._hold is hold:
+                with trio.move_on_after(storage.poll_seconds):
+                    await woken[0].wait()
+                woken[0] = trio.Event()
+                if self._hold is hold:
+                    try:
+                        storage.poll_changes()
+                    except patchflow.PatchflowError as error:  # storage failed: say so, stop
+                        self.patch.report(self, error)
+                        return
+        finally:
+            stop()
 
 
 def _watch_verb(message: Any) -> str | None:

@@ -40,7 +40,7 @@ from .commands.base import error_reply, invalid
 from .commands.command_set import CommandSet
 from .commands.db import DB_COMMANDS, DbSetStore
 from .commands.kv import KV_COMMANDS, SetStore
-from .layout.changes import ChangeLog, messages_for
+from .layout.changes import POLL_SECONDS, ChangeLog, messages_for
 from .layout.keys import SPACES, StoreRef, encode_collection, ensure_format_version
 
 __all__ = [
@@ -53,12 +53,6 @@ __all__ = [
     "check_patch_id",
     "open_storage",
 ]
-
-#: How often a watcher looks for changes committed by other processes (storage.md: within
-#: 100 ms). A look reads one counter (about 7 µs); waking the event loop costs far more
-#: (measured 0.3 ms on a busy 2-core machine), so 20 ms cost 2% of a core idle and 50 ms under
-#: 1% (bench/bench_watch.py), with changes from other processes seen 25 ms later on average.
-POLL_SECONDS = 0.05
 
 
 def open_storage(
@@ -117,17 +111,27 @@ class PatchStorage:
         #: the patch's backend, logging every change for watchers (`layout/changes.py`)
         self.backend = backend if isinstance(backend, ChangeLog) else ChangeLog(backend)
 
-    #: how often a runtime calls `poll_changes` while something watches (`POLL_SECONDS`)
-    poll_seconds = POLL_SECONDS
+    @property
+    def poll_seconds(self) -> float:
+        """How often a runtime calls `poll_changes` while something watches: `POLL_SECONDS`,
+        or less often on a backend that pushes a notice of each change (`on_remote_change`)."""
+        return self.backend.poll_seconds
 
     def poll_changes(self) -> None:
         """Tell this storage's watchers of what other processes committed (and of expiries).
 
-        A runtime watching stores calls this every `POLL_SECONDS`; changes made through this
-        storage reach its watchers right after their commit, without it. It also renews the
-        watch lease that makes other processes log their writes (`layout/changes.py`).
+        A runtime watching stores calls this every `poll_seconds`, and soon after
+        `on_remote_change` wakes it; changes made through this storage reach its watchers
+        right after their commit, without it. It also renews the watch lease that makes other
+        processes log their writes (`layout/changes.py`).
         """
         self.backend.poll()
+
+    def on_remote_change(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()`, from any thread, when another process may have committed a change
+        (on backends that push notices: PostgreSQL, Redis); return the function that stops it.
+        A runtime then calls `poll_changes` at once rather than at its next look."""
+        return self.backend.on_remote_change(wake)
 
     @property
     def location(self) -> str:
@@ -254,7 +258,8 @@ class KV(_Facade):
         """Yield `{op: "changed", key, value, found}` for every later change to this store.
 
         `async for change in kv.watch():` sees changes made by this process and by others
-        (within `POLL_SECONDS`), in commit order; `found` is false for a delete or an expiry.
+        (within `POLL_SECONDS`, or at once on a backend that pushes notices), in commit order;
+        `found` is false for a delete or an expiry.
         """
         return self._changes(None)
 
@@ -318,6 +323,8 @@ class Changes:
         self._backend = backend
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
         self._wakeup: Callable[[], Any] | None = None  # wakes `__anext__` for a change of ours
+        #: wakes `__anext__` from another thread: another process committed a change
+        self._wakeup_threadsafe: Callable[[], Any] | None = None
         me = weakref.ref(self)  # the storage's listener must not keep the iterator alive
 
         def queued(message: dict[str, Any]) -> None:
@@ -327,7 +334,15 @@ class Changes:
                 if changes._wakeup is not None:
                     changes._wakeup()
 
+        def remote() -> None:
+            changes = me()
+            wake = None if changes is None else changes._wakeup_threadsafe
+            if wake is not None:
+                with contextlib.suppress(RuntimeError):  # the event loop has ended meanwhile
+                    wake()
+
         self._stop = listen(queued)
+        self._unsubscribe = backend.on_remote_change(remote)
 
     def __aiter__(self) -> Changes:
         return self
@@ -337,7 +352,7 @@ class Changes:
         while not queue:
             self._backend.poll()
             if not queue:
-                await self._wait(POLL_SECONDS)
+                await self._wait(self._backend.poll_seconds)
         return queue.popleft()
 
     async def _wait(self, seconds: float) -> None:
@@ -350,22 +365,27 @@ class Changes:
                 import trio
 
                 event = trio.Event()
+                token = trio.lowlevel.current_trio_token()
                 self._wakeup = event.set
+                self._wakeup_threadsafe = lambda: token.run_sync_soon(event.set)
                 with trio.move_on_after(seconds):
                     await event.wait()
             else:
                 import asyncio
 
                 waiting = asyncio.Event()
+                loop = asyncio.get_running_loop()
                 self._wakeup = waiting.set
+                self._wakeup_threadsafe = lambda: loop.call_soon_threadsafe(waiting.set)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting.wait(), seconds)
         finally:
-            self._wakeup = None
+            self._wakeup = self._wakeup_threadsafe = None
 
     def close(self) -> None:
         """Stop watching (idempotent)."""
         self._stop()
+        self._unsubscribe()
 
     async def __aenter__(self) -> Changes:
         return self

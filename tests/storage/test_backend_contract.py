@@ -39,6 +39,23 @@ def test_a_written_value_reads_back_and_can_be_replaced(backend):
     assert backend.read(lambda txn: txn.get("kv", b"k")) == b"two"
 
 
+def test_replace_stores_a_value_and_returns_the_one_it_replaced(backend):
+    def twice(txn):
+        return txn.replace("kv", b"k", b"one"), txn.replace("kv", b"k", b"two"), txn.get("kv", b"k")
+
+    assert backend.write(twice) == (None, b"one", b"two")
+    assert backend.write(lambda txn: txn.replace("kv", b"k", b"")) == b"two"
+    assert backend.get("kv", b"k") == b""
+
+    def undone(txn):
+        txn.replace("kv", b"k", b"lost")
+        raise ValueError("nothing of this transaction is stored")
+
+    with pytest.raises(ValueError):
+        backend.write(undone)
+    assert backend.get("kv", b"k") == b""
+
+
 def test_an_empty_value_is_a_value(backend):
     put_all(backend, "kv", [(b"k", b"")])
     assert backend.read(lambda txn: txn.get("kv", b"k")) == b""

@@ -172,6 +172,9 @@ class _LmdbTxn:
     def put(self, space: str, key: bytes, value: bytes) -> None:
         self._txn.put(key, value, db=self._dbs[space])
 
+    def replace(self, space: str, key: bytes, value: bytes) -> bytes | None:
+        return self._txn.replace(key, value, db=self._dbs[space])
+
     def delete(self, space: str, key: bytes) -> bool:
         return self._txn.delete(key, db=self._dbs[space])
 

@@ -264,6 +264,9 @@ class _WriteTxn(_ReadTxn):
         self._undo: list[tuple[_Space, bytes, bytes | None]] = []
 
     def put(self, space: str, key: bytes, value: bytes) -> None:
+        self.replace(space, key, value)
+
+    def replace(self, space: str, key: bytes, value: bytes) -> bytes | None:
         check_key(key)
         store = self._spaces[space]
         old = store.values.get(key)
@@ -271,6 +274,7 @@ class _WriteTxn(_ReadTxn):
             insort(store.keys, key)
         store.values[key] = bytes(value)
         self._undo.append((store, key, old))
+        return old
 
     def delete(self, space: str, key: bytes) -> bool:
         store = self._spaces[space]

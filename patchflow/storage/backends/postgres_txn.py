@@ -87,6 +87,11 @@ class PostgresWriteTxn(PostgresReadTxn):
         self.changed = True
         self._cur.execute(PUT, (self._patch, space, key, value))
 
+    def replace(self, space: str, key: bytes, value: bytes) -> bytes | None:
+        old = self.get(space, key)
+        self.put(space, key, value)
+        return old
+
     def delete(self, space: str, key: bytes) -> bool:
         self.changed = True
         return self._cur.execute(DELETE, (self._patch, space, key)).rowcount > 0

@@ -62,6 +62,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "Backend",
     "BadPath",
+    "ChangeSignal",
     "DamagedStorage",
     "ReadTxn",
     "StorageBusy",
@@ -187,6 +188,16 @@ class WriteTxn(ReadTxn, Protocol):
         """Store `value` under `key` in `space`, replacing any value there."""
         ...
 
+    def replace(self, space: str, key: bytes, value: bytes) -> bytes | None:
+        """Store `value` under `key` in `space`; return the value it replaced (None: none).
+
+        This default is a `get` and a `put`; a backend that can do both in one step (LMDB's
+        `replace`, one SQL statement) overrides it, since every kv write needs the old value.
+        """
+        old = self.get(space, key)
+        self.put(space, key, value)
+        return old
+
     def delete(self, space: str, key: bytes) -> bool:
         """Remove `key` from `space`; return whether it was there."""
         ...
@@ -226,6 +237,27 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the store; later calls raise StorageError. Closing twice does nothing."""
         ...
+
+
+class ChangeSignal(Protocol):
+    """What a backend shared between processes may offer so that watchers need not poll.
+
+    Watching (`layout/changes.py`) finds other processes' changes by reading a counter in the
+    store; without a signal it reads it every `store.POLL_SECONDS`. A backend whose server can
+    push a notification (PostgreSQL `LISTEN/NOTIFY`, Redis pub/sub) implements both halves:
+
+    - its `WriteTxn` has `announce_changes()`, which the change log calls in every write
+      transaction that logged changes; the notice must go out only if and when the
+      transaction commits (a `NOTIFY` in the transaction, a `PUBLISH` in the commit);
+    - its `Backend` has `subscribe_changes(wake)`, which calls `wake()` — from any thread —
+      soon after any process commits an announced transaction to this patch's data, and
+      returns the function that stops it (calling it twice does nothing). `wake` only
+      schedules a look (it may be called spuriously, and a notice lost in a reconnect is
+      caught by the slower polling that remains), so it must be cheap and must not touch the
+      backend.
+    """
+
+    def subscribe_changes(self, wake: Callable[[], None]) -> Callable[[], None]: ...
 
 
 # ---- the place holding every patch's data ------------------------------------------------------

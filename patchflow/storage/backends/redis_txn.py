@@ -355,6 +355,11 @@ class WriteTxn(ReadTxn):
         self._backend.keys.of(space)  # an unknown space fails here, as on other backends
         self.changes.setdefault(space, {})[key] = bytes(value)
 
+    def replace(self, space: str, key: bytes, value: bytes) -> bytes | None:
+        old = self.get(space, key)
+        self.put(space, key, value)
+        return old
+
     def delete(self, space: str, key: bytes) -> bool:
         if self.get(space, key) is None:
             return False

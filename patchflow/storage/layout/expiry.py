@@ -104,14 +104,15 @@ def put(txn: WriteTxn, full_key: bytes, encoded: bytes, due: int | None = None) 
 
     Drops the index entry of the value it replaces, and indexes the new one if it expires.
     """
-    old = txn.get(KV_SPACE, full_key)
-    if old is not None and old[0] == MARKER:
-        txn.delete(TTL_SPACE, index_key(due_of(old), full_key))  # type: ignore[arg-type]
     if due is None:
-        txn.put(KV_SPACE, full_key, encoded)
+        old = txn.replace(KV_SPACE, full_key, encoded)
     else:
-        txn.put(KV_SPACE, full_key, wrap(encoded, due))
+        old = txn.replace(KV_SPACE, full_key, wrap(encoded, due))
         txn.put(TTL_SPACE, index_key(due, full_key), b"")
+    if old is not None and old[0] == MARKER:
+        old_entry = index_key(due_of(old), full_key)  # type: ignore[arg-type]
+        if due is None or old_entry != index_key(due, full_key):
+            txn.delete(TTL_SPACE, old_entry)
     return old
 
 
