@@ -12,6 +12,7 @@ deployments can share one database), patch P has
     PREFIX:{P}:version             integer: incremented by every commit
     PREFIX:{P}:written             the time of the last commit, for `data ls`
     PREFIX:{P}:spaces              set: the space names, so that `delete` finds every key
+    PREFIX:{P}:changes             pub/sub channel (no key): notices of watched commits
 
 Members of a sorted set whose scores are equal are ordered, and ranged over by `ZRANGEBYLEX`,
 with `memcmp`: unsigned byte order, as the protocol asks. The braces are a Cluster hash tag.
@@ -24,6 +25,11 @@ protocol allows it). Writes remember what they read, valid at a version, so the 
 this process can skip those round trips; the commit's check keeps that safe. A kv `get` is one
 `HGET`, a kv `set` one script call: one round trip each.
 
+**Watching** (`redis_notify.py`): while someone watches the patch, each commit that logged
+changes publishes a notice on `PREFIX:{P}:changes` from its commit script, and a backend with
+subscribers listens on that channel with a connection and thread of its own, so watchers in
+other processes hear of a commit at once rather than at their next poll.
+
 **Durability** is the server's: a reply is sent after Redis has applied the commit in memory.
 Data outlives patchflow's processes (`kill -9` loses nothing acknowledged), but survives a
 restart of Redis only if the server persists it: RDB snapshots lose the writes since the last
@@ -34,7 +40,8 @@ A server run with `--save "" --appendonly no` (as on the CI machine) keeps nothi
 
 **Connections.** Each open patch has one connection, named `PREFIX:open:P` (`CLIENT SETNAME`),
 which is how `delete` sees that some process has the patch open; a process that dies drops its
-connection, so nothing stale is left behind. A lost connection makes the call fail with
+connection, so nothing stale is left behind. A watched patch has a second, `PREFIX:watch:P`,
+in pub/sub mode. A lost connection makes the call fail with
 StorageError naming the URL (never its password); the next call connects again.
 """
 
@@ -59,6 +66,7 @@ from .protocol import (
     check_durability,
 )
 from .redis_link import Link, redis_module, storage_error
+from .redis_notify import Notices
 from .redis_txn import (
     COMMIT_SCRIPT,
     SCAN_BATCH,
@@ -138,6 +146,10 @@ class RedisLocation(StorageLocation):
     def open_name(self, patch_id: str) -> str:
         """The client name of the connections of backends open on `patch_id`."""
         return f"{self.prefix}:open:{patch_id}"
+
+    def watch_name(self, patch_id: str) -> str:
+        """The client name of the pub/sub connections of backends watching `patch_id`."""
+        return f"{self.prefix}:watch:{patch_id}"
 
     def patches(self) -> list[str]:
         with self._talking():
@@ -250,6 +262,11 @@ class RedisBackend:
         self.cache = ReadCache()
         conn = location.connection(client_name=location.open_name(patch_id))
         self.link = Link(conn, self.location, patch_id)
+        watch_name = location.watch_name(patch_id)
+        #: the notices of watched commits, for `subscribe_changes` (connects on first use)
+        self.notices = Notices(
+            lambda: location.connection(client_name=watch_name), self.keys.changes, self.location
+        )
         try:
             self.link.run(
                 [
@@ -297,6 +314,13 @@ class RedisBackend:
                     _pause(attempt)
             raise self._contention()
 
+    def subscribe_changes(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()`, from a thread of the backend's, soon after any process commits a
+        watched write to this patch (`protocol.ChangeSignal`); return the function that stops
+        it. The first subscription opens the pub/sub connection; the last one to stop, or
+        `close`, closes it."""
+        return self.notices.subscribe(wake)
+
     def scan_batch(self, space: str, low: bytes, high: bytes, reverse: bool) -> tuple[int, Any]:
         """Return `(version, (keys, values, keys in the space))`: one batch of a scan, read
         atomically (a script)."""
@@ -323,7 +347,7 @@ class RedisBackend:
         """Apply `txn`'s changes; False if another write came first (run `fn` again)."""
         if not any(txn.changes.values()):
             return not txn.cached or self._current(txn)
-        call = commit_call(self.keys, txn.changes, txn.version, time.time())
+        call = commit_call(self.keys, txn.changes, txn.version, time.time(), txn.announce)
         try:
             version = self._script(COMMIT_SCRIPT, call)
         except BaseException:
@@ -343,6 +367,7 @@ class RedisBackend:
     def close(self) -> None:
         with self._lock:
             self.link.close()
+        self.notices.close()
 
     def __repr__(self) -> str:
         return f"RedisBackend({self.location!r})"

@@ -1,6 +1,6 @@
 """The Redis backend's transactions: key names, lexicographic ranges, reads, buffered writes.
 
-Kept whole (~420 lines): both transactions and the Lua scripts they run share one optimistic
+Kept whole (~440 lines): both transactions and the Lua scripts they run share one optimistic
 versioning protocol; split, the read side and the compare-and-set side of it would sit in
 different files.
 
@@ -66,14 +66,16 @@ return {tonumber(redis.call('GET', KEYS[3]) or '0'), keys, values, redis.call('Z
 """
 
 # A commit: KEYS = version, written, then each changed space's sorted set and hash; ARGV =
-# "1" to check the version (else blind), the version expected, the time, then per space the
-# number of puts and of deletions, the puts' keys and values, the deleted keys. Returns the
-# new version, or -1 (nothing written) if the version was not the one expected.
+# "1" to check the version (else blind), the version expected, the time, the channel to
+# publish the new version on ("" for none: nobody watches), then per space the number of puts
+# and of deletions, the puts' keys and values, the deleted keys. Returns the new version, or
+# -1 (nothing written or published) if the version was not the one expected. The PUBLISH is
+# part of the script, so a notice goes out exactly when the commit applies, at no round trip.
 COMMIT_SCRIPT = b"""
 if ARGV[1] == '1' and tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[2]) then
   return -1
 end
-local a = 4
+local a = 5
 for s = 3, #KEYS, 2 do
   local members, values = KEYS[s], KEYS[s + 1]
   local puts, deletions = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
@@ -90,7 +92,9 @@ for s = 3, #KEYS, 2 do
   end
 end
 redis.call('SET', KEYS[2], ARGV[3])
-return redis.call('INCR', KEYS[1])
+local version = redis.call('INCR', KEYS[1])
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], version) end
+return version
 """
 
 
@@ -106,7 +110,7 @@ class Keys:
     transactions and scripts may touch them all.
     """
 
-    __slots__ = ("base", "space_keys", "spaces", "version", "written")
+    __slots__ = ("base", "changes", "space_keys", "spaces", "version", "written")
 
     def __init__(self, prefix: str, patch_id: str, spaces: tuple[str, ...] = ()) -> None:
         self.base = f"{prefix}:{{{patch_id}}}:".encode()
@@ -116,6 +120,8 @@ class Keys:
         self.written = self.base + b"written"
         #: the set of the patch's space names, so that `delete` finds every key
         self.spaces = self.base + b"spaces"
+        #: the pub/sub channel (not a key) of the notices of watched commits (`redis_notify`)
+        self.changes = self.base + b"changes"
         self.space_keys = {space: self.of_any(space) for space in spaces}
 
     def of(self, space: str) -> tuple[bytes, bytes]:
@@ -300,7 +306,7 @@ class ReadTxn:
 class WriteTxn(ReadTxn):
     """A write transaction: reads at one version (cached where it can), writes buffered."""
 
-    __slots__ = ("cached", "changes")
+    __slots__ = ("announce", "cached", "changes")
 
     def __init__(self, backend: RedisBackend) -> None:
         super().__init__(backend)
@@ -308,6 +314,13 @@ class WriteTxn(ReadTxn):
         self.changes: dict[str, dict[bytes, bytes | None]] = {}
         #: some read came from the cache (a commit checks it; a read-only write must, too)
         self.cached = False
+        #: the commit publishes a notice for watchers (`announce_changes`)
+        self.announce = False
+
+    def announce_changes(self) -> None:
+        """Make the commit publish a notice of it (`protocol.ChangeSignal`): the change log
+        calls this only while someone watches, so unwatched writes publish nothing."""
+        self.announce = True
 
     def _read(self, what: tuple[Any, ...], fetch: Callable[[], tuple[int, Any]]) -> Any:
         cache = self._backend.cache
@@ -396,13 +409,17 @@ def _merge(
 
 
 def commit_call(
-    keys: Keys, changes: dict[str, dict[bytes, bytes | None]], expected: int | None, now: float
+    keys: Keys,
+    changes: dict[str, dict[bytes, bytes | None]],
+    expected: int | None,
+    now: float,
+    announce: bool = False,
 ) -> tuple[Any, ...]:
     """Return the `EVALSHA` of `COMMIT_SCRIPT` applying `changes` if the version is `expected`
-    (None: unconditionally)."""
+    (None: unconditionally), publishing a notice on `keys.changes` if `announce`."""
     names: list[bytes] = [keys.version, keys.written]
     check = (b"0", b"0") if expected is None else (b"1", str(expected).encode())
-    arguments: list[Any] = [*check, repr(now).encode()]
+    arguments: list[Any] = [*check, repr(now).encode(), keys.changes if announce else b""]
     for space, changed in changes.items():
         if not changed:
             continue
