@@ -224,18 +224,36 @@ def test_setting_again_without_ttl_drops_the_expiry_and_its_index_entry(storage,
     assert send({"get": "k"})["value"] == 3
 
 
-def test_expired_keys_are_swept_by_later_writes_reading_only_what_is_due(storage, send, clock):
+def test_expired_keys_are_swept_by_a_later_write_once_a_sweep_is_due(storage, send, clock):
     for index in range(5):
         send({"type": "set", "key": f"soon{index}", "value": index, "ttl": 10})
     send({"type": "set", "key": "later", "value": 1, "ttl": 10_000})
     send({"set": ["plain", 1]})
     assert len(raw_spaces(storage)[KV_SPACE]) == 7
     clock[0] += 10
-    send({"set": ["other", 1]})  # any write sweeps
+    send({"set": ["early", 1]})  # expired, but the last sweep was under SWEEP_EVERY_MS ago
+    assert len(raw_spaces(storage)[KV_SPACE]) == 8
+    assert send({"get": "soon0"})["found"] is False  # missing all the same
+    clock[0] += expiry.SWEEP_EVERY_MS
+    send({"set": ["other", 1]})  # a write after SWEEP_EVERY_MS sweeps
     spaces = raw_spaces(storage)
     prefix = STORE.prefix
-    assert spaces[KV_SPACE] == [prefix + key for key in (b"later", b"other", b"plain")]
+    assert spaces[KV_SPACE] == [prefix + key for key in (b"early", b"later", b"other", b"plain")]
     assert [entry[expiry.DUE_BYTES :] for entry in spaces[TTL_SPACE]] == [prefix + b"later"]
+
+
+def test_a_backlog_of_expired_keys_is_swept_by_every_write_until_it_is_gone(
+    storage, send, clock, monkeypatch
+):
+    monkeypatch.setattr(expiry, "SWEEP_LIMIT", 3)
+    batch = [{"type": "set", "key": f"k{index}", "value": index, "ttl": 10} for index in range(7)]
+    assert send({"type": "batch", "commands": batch})["op"] == "batch"
+    clock[0] += expiry.SWEEP_EVERY_MS
+    counts = []
+    for index in range(4):
+        send({"set": [f"plain{index}", 1]})  # no clock movement: only the backlog sweeps
+        counts.append(len(raw_spaces(storage)[TTL_SPACE]))
+    assert counts == [4, 1, 0, 0]
 
 
 def test_the_sweep_reads_only_the_due_part_of_the_index(storage, send, clock):
@@ -264,7 +282,7 @@ def test_clear_leaves_index_entries_that_the_sweep_drops_without_touching_new_va
     send({"type": "set", "key": "k", "value": 1, "ttl": 10})
     send(["clear"])
     send({"set": ["k", "new"]})
-    clock[0] += 20
+    clock[0] += expiry.SWEEP_EVERY_MS
     send({"set": ["x", 1]})
     assert send({"get": "k"})["value"] == "new"
     assert raw_spaces(storage)[TTL_SPACE] == []

@@ -19,7 +19,6 @@ import attrs
 
 from ...errors import CommandError
 from ..backends.protocol import Backend, ReadTxn, WriteTxn
-from ..layout import expiry
 from ..layout.keys import StoreRef
 from .base import Command, required
 from .command_set import CommandSet
@@ -100,12 +99,11 @@ class BatchBase(Command):
         def run_all(txn: WriteTxn) -> list[dict[str, Any]]:
             inner: Any = InTransaction(txn, backend.location)
             results = []
-            with expiry.one_sweep(txn):
-                for index, command in enumerate(self.parsed):
-                    try:
-                        results.append(command.reply(command.run(inner, store)))
-                    except CommandError as error:
-                        raise self._failed(index, f"({command.verb}) failed", error) from None
+            for index, command in enumerate(self.parsed):
+                try:
+                    results.append(command.reply(command.run(inner, store)))
+                except CommandError as error:
+                    raise self._failed(index, f"({command.verb}) failed", error) from None
             return results
 
         return backend.write(run_all)

@@ -10,7 +10,7 @@ its class here and list it in `KV_COMMANDS`.
 (it sees the SetStore command and calls `KV.store(value)`).
 
 Expiry (`set` with `ttl`) is `layout/expiry.py`'s: an expired key reads as missing to every
-command here, and every write sweeps expired keys away in its own transaction. `keys` queries
+command here, and writes sweep expired keys away (`ChangeLog.write`, the write path). `keys` queries
 are `key_query.py`'s, `batch` is `batch.py`'s; `incr`, `cas` and `ttl` are in `kv_updates.py`
 (the bases all kv commands share are in `kv_base.py`).
 """
@@ -115,12 +115,10 @@ class Set(KeyCommand):
     def run(self, backend: Backend, store: StoreRef) -> None:
         full_key, encoded, ttl = store.prefix + self.key_bytes, self.encoded, self.ttl_ms
 
-        def write(txn: WriteTxn) -> None:
-            now = expiry.now_ms()
-            expiry.put(txn, full_key, encoded, None if ttl is None else now + ttl)
-            expiry.sweep(txn, now)
-
-        backend.write(write)
+        if ttl is None:
+            backend.write(lambda txn: expiry.put(txn, full_key, encoded))
+        else:
+            backend.write(lambda txn: expiry.put(txn, full_key, encoded, expiry.now_ms() + ttl))
 
     def reply(self, result: None) -> dict[str, Any]:
         return {"op": "set", "key": self.key, "ok": True}
@@ -137,10 +135,8 @@ class Delete(KeyCommand):
         full_key = store.prefix + self.key_bytes
 
         def delete(txn: WriteTxn) -> bool:
-            now = expiry.now_ms()
             old = expiry.remove(txn, full_key)
-            expiry.sweep(txn, now)
-            return old is not None and not expiry.is_expired(old, now)
+            return old is not None and not expiry.is_expired(old, expiry.now_ms())
 
         return backend.write(delete)
 
@@ -232,12 +228,8 @@ class Clear(KvBase):
     def run(self, backend: Backend, store: StoreRef) -> None:
         prefix = store.prefix
 
-        def clear(txn: WriteTxn) -> None:
-            # the index entries of cleared expiring keys stay until they fall due (expiry.py)
-            txn.delete_prefix(SPACE, prefix)
-            expiry.sweep(txn, expiry.now_ms())
-
-        backend.write(clear)
+        # the index entries of cleared expiring keys stay until they fall due (expiry.py)
+        backend.write(lambda txn: txn.delete_prefix(SPACE, prefix))
 
     def reply(self, result: None) -> dict[str, Any]:
         return {"op": "clear", "ok": True}

@@ -64,7 +64,6 @@ class Incr(KeyCommand):
             except CommandError as error:
                 raise InvalidCommand("kv", "incr", f"cannot store the sum: {error}") from None
             expiry.put(txn, full_key, encoded, due)
-            expiry.sweep(txn, now)
             return value
 
         return backend.write(add)
@@ -104,7 +103,6 @@ class Cas(KeyCommand):
                 ok = current is not ABSENT and same_value(current, expected)
             if ok:
                 expiry.put(txn, full_key, self.encoded)
-            expiry.sweep(txn, now)
             return ok, (self.value if ok else current)
 
         return backend.write(swap)

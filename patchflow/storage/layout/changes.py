@@ -245,6 +245,7 @@ class ChangeLog:
         self._lock = threading.RLock()
         self._lease = 0  # when the lease this process last wrote ends (epoch ms)
         self._live_until = 0  # a lease known live until then: no need to look (epoch ms)
+        self._sweep_at = 0  # the next write from then on sweeps (expiry clock, ms)
         self._signal = getattr(backend, "subscribe_changes", None)
         #: how often a watcher should call `poll` (less often when the backend pushes notices)
         self.poll_seconds = POLL_SECONDS if self._signal is None else SIGNALLED_POLL_SECONDS
@@ -291,24 +292,55 @@ class ChangeLog:
         return last_seq(txn)
 
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
+        """Run `fn` in a write transaction that logs its changes while someone watches, and
+        sweeps expired keys away when a sweep is due (`expiry.SWEEP_EVERY_MS`)."""
+        now = expiry.now_ms()
+        if now >= self._sweep_at:
+            return self._write_and_sweep(fn, now)
+
         def logged(txn: WriteTxn) -> tuple[T, list[Entry]]:
             if not self.watched(txn):
                 return fn(txn), []
-            recorder = Recorder(txn)
-            result = fn(recorder)  # type: ignore[arg-type]
-            first, mine = recorder.finish()
-            if not mine or not self._listeners:
-                return result, mine
-            # other processes' changes not yet polled go first: listeners get commit order
-            seen = self._seen
-            if first > seen:
-                return result, [e for e in entries_after(txn, seen) if e[0] <= first] + mine
-            return result, mine
+            return self._logged(fn, txn)
 
         result, entries = self.backend.write(logged)
         if entries and self._listeners:
             self._tell(entries)
         return result
+
+    def _write_and_sweep(self, fn: Callable[[WriteTxn], T], now: int) -> T:
+        """`write`, with a sweep after `fn` in the same transaction; schedules the next one."""
+        swept = [0]
+
+        def sweeping(txn: WriteTxn) -> T:
+            result = fn(txn)
+            swept[0] = len(expiry.sweep(txn, now))
+            return result
+
+        def logged(txn: WriteTxn) -> tuple[T, list[Entry]]:
+            if not self.watched(txn):
+                return sweeping(txn), []
+            return self._logged(sweeping, txn)
+
+        result, entries = self.backend.write(logged)
+        # a full sweep leaves a backlog: the next write sweeps again
+        self._sweep_at = now if swept[0] >= expiry.SWEEP_LIMIT else now + expiry.SWEEP_EVERY_MS
+        if entries and self._listeners:
+            self._tell(entries)
+        return result
+
+    def _logged(self, fn: Callable[[WriteTxn], T], txn: WriteTxn) -> tuple[T, list[Entry]]:
+        """Run `fn` on `txn`, noting its changes, and append them to the log."""
+        recorder = Recorder(txn)
+        result = fn(recorder)  # type: ignore[arg-type]
+        first, mine = recorder.finish()
+        if not mine or not self._listeners:
+            return result, mine
+        # other processes' changes not yet polled go first: listeners get commit order
+        seen = self._seen
+        if first > seen:
+            return result, [e for e in entries_after(txn, seen) if e[0] <= first] + mine
+        return result, mine
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(entries)` for every later change; return the function that stops it."""
