@@ -1,9 +1,9 @@
-"""The typed-dict fast path of `CommandSet.parse` builds exactly what the general parse does.
+"""The fast paths of `CommandSet.parse` build exactly what the general parse does.
 
-`command_set.fast_builder` compiles, per command class, a builder that skips attrs' generic
-`__init__`; these tests compare it with the general parse (`parse_general`) over random
-messages, valid and invalid, for every kv and db command: same command, same fields (the
-derived ones too), same error text.
+`command_set.fast_builder` compiles, per command class, builders (typed dict; list and
+verb-keyed forms) that skip attrs' generic `__init__`; these tests compare them with the
+general parse (`parse_general`) over random messages in all three forms, valid and invalid,
+for every kv and db command: same command, same fields (the derived ones too), same error text.
 """
 
 from __future__ import annotations
@@ -70,8 +70,14 @@ def messages(draw: st.DrawFn) -> tuple[CommandSet, Any]:
             message[name] = draw(field_values(name))
     if draw(st.integers(0, 5)) == 0:
         message[draw(st.sampled_from(["op", "extra", 3, "value"]))] = draw(values)
-    if draw(st.integers(0, 10)) == 0:
+    form = draw(st.integers(0, 5))
+    if form == 0:
         return commands, list(message.values())  # the list form
+    if form == 1:  # the verb-keyed form: a list of arguments, or a single one
+        args = list(message.values())[1:]
+        if len(args) == 1 and draw(st.booleans()):
+            return commands, {verb: args[0]}
+        return commands, {verb: draw(st.sampled_from([args, tuple(args), None, True]))}
     if draw(st.integers(0, 10)) == 0:
         message["type"] = draw(st.sampled_from([["get"], None, 5, "GET"]))
     return commands, message
@@ -138,13 +144,35 @@ def test_the_fast_path_parses_every_message_as_the_general_parse_does(case):
 )
 def test_common_typed_commands_take_the_fast_path(message, monkeypatch):
     commands = KV_COMMANDS if message["type"] in KV_COMMANDS else DB_COMMANDS
+    _fast_only(commands, monkeypatch)
+    command = commands.parse(message)
+    assert type(command).verb == message["type"]
+
+
+@pytest.mark.parametrize(
+    ("message", "verb"),
+    [
+        (["set", "count", 5], "set"),
+        (["set", "count", 5, 100], "set"),
+        ({"set": ["count", {"a": [1]}]}, "set"),
+        ({"get": "count"}, "get"),
+        (["incr", "n", 2], "incr"),
+        ({"insert": ["users", {"name": "ada"}]}, "insert"),
+    ],
+)
+def test_common_list_and_verb_keyed_commands_take_the_fast_path(message, verb, monkeypatch):
+    commands = KV_COMMANDS if verb in KV_COMMANDS else DB_COMMANDS
+    _fast_only(commands, monkeypatch)
+    assert type(commands.parse(message)).verb == verb
+
+
+def _fast_only(commands, monkeypatch):
+    """Make the general parse fail the test if it is reached."""
 
     def no_general(message: Any) -> Any:
         raise AssertionError(f"{message} went to the general parse")
 
     monkeypatch.setattr(commands, "parse_general", no_general)
-    command = commands.parse(message)
-    assert type(command).verb == message["type"]
 
 
 @pytest.mark.parametrize(
@@ -180,5 +208,6 @@ def test_a_class_the_builder_cannot_mirror_gets_no_fast_path():
         verb = "factoried"
         items: list[Any] = attrs.field(factory=list)
 
-    assert fast_builder(Converted) is None
-    assert fast_builder(Factoried) is None
+    for form in ("typed", "positional"):
+        assert fast_builder(Converted, form) is None
+        assert fast_builder(Factoried, form) is None

@@ -11,8 +11,8 @@ errors list them, and derives from them:
   (`{keys: true}`), and one that `collects_rest` takes all the arguments as its one field
   (`{batch: [c1, c2]}`).
   An unknown verb is an error listing the verbs: `expected one of get, set, ...`.
-  A typed dict goes first to its command's builder compiled by `fast_builder`, which
-  skips attrs' generic `__init__` and falls back on the general parse for anything unusual.
+  Each form goes first to its command's builder compiled by `fast_builder`, which skips
+  attrs' generic `__init__` and falls back on the general parse for anything unusual.
 - `schemas`: the `[msg]` shorthand schemas the `[kv]`/`[db]` boxes offer.
 - `help`: the command, reply and extra lists the boxes' help texts show.
 - `add_methods(facade)`: one Python method per command on the `KV`/`DB` facade, with a real
@@ -69,14 +69,17 @@ class CommandSet(Mapping[str, type]):
         self.owner = owner
         self._by_verb = {cls.verb: cls for cls in classes}
         self._help_extra = dict(help_extra or {})
-        #: verb → the typed dict's precompiled builder (see `fast_builder`); empty if not `fast`
+        #: verb → the precompiled builders (see `fast_builder`) of the typed dict form and
+        #: of the positional forms (list, verb-keyed); empty if not `fast`
         self._fast: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self._fast_positional: dict[str, Callable[[Any, Any], Any]] = {}
         for cls in classes:
             if cls.owner != owner:
                 raise ValueError(f"{cls.__qualname__} belongs to {cls.owner!r}, not {owner!r}")
-            build = fast_builder(cls) if fast else None
-            if build is not None:
-                self._fast[cls.verb] = build
+            for form, table in (("typed", self._fast), ("positional", self._fast_positional)):
+                build = fast_builder(cls, form) if fast else None
+                if build is not None:
+                    table[cls.verb] = build
 
     def __getitem__(self, verb: str) -> type:
         return self._by_verb[verb]
@@ -95,19 +98,36 @@ class CommandSet(Mapping[str, type]):
     def parse(self, message: Any) -> Any:
         """Return the command `message` asks for, in any of the three forms.
 
-        A typed dict goes to its command's precompiled builder first (the form `[msg]`
-        shorthand and most senders use); anything it does not take goes to `parse_general`,
-        so results and errors are the general parse's.
+        Each form goes to its command's precompiled builder first; anything a builder does
+        not take goes to `parse_general`, so results and errors are the general parse's.
 
         Raises:
             CommandError: as `parse_general`.
         """
-        if type(message) is dict:
+        kind = type(message)
+        if kind is dict:
             verb = message.get("type")
             if type(verb) is str:
                 build = self._fast.get(verb)
                 if build is not None:
                     command = build(message)
+                    if command is not None:
+                        return command
+            elif verb is None and len(message) == 1:  # {set: ["count", 5]}, {get: "count"}
+                ((verb, argument),) = message.items()
+                positional = self._fast_positional.get(verb)
+                if positional is not None and argument is not None and argument is not True:
+                    kind = type(argument)
+                    args = argument if kind is list or kind is tuple else (argument,)
+                    command = positional(message, args)
+                    if command is not None:
+                        return command
+        elif kind is list and message:  # ["set", "count", 5]
+            verb = message[0]
+            if type(verb) is str:
+                positional = self._fast_positional.get(verb)
+                if positional is not None:
+                    command = positional(message, message[1:])
                     if command is not None:
                         return command
         return self.parse_general(message)
@@ -202,22 +222,33 @@ class CommandSet(Mapping[str, type]):
         return facade
 
 
-def fast_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
-    """Compile a builder of `cls` from a typed dict that skips attrs' generic `__init__`.
+def fast_builder(cls: type, form: str = "typed") -> Callable[..., Any] | None:
+    """Compile a builder of `cls` that skips attrs' generic `__init__`.
 
-    The builder takes a `dict` whose `type` is the verb and returns the command exactly as
-    `cls(**given)` would build it: it sets the fields (defaults for those left out), the
-    defaults of the `init=False` fields, and runs `__attrs_post_init__`, whose errors it shows
-    as `_build` does. When a required field is missing or of the wrong type, it returns None
-    and the general parse gives the error. The generic path costs about twice as much per
-    message (bench/RESULTS.md, 2026-11-29), on the hot path of every `[kv]`/`[db]` box.
+    With `form="typed"` the builder takes a `dict` whose `type` is the verb; with
+    `form="positional"` it takes `(message, args)`, the arguments of the list or verb-keyed
+    form filling the fields in order (`message` is what an error shows). Either returns the
+    command exactly as `cls(**given)` or `cls(*args)` would build it: it sets the fields
+    (defaults for those left out), the defaults of the `init=False` fields, and runs
+    `__attrs_post_init__`, whose errors it shows as `_build` does. When a required field is
+    missing or of the wrong type, or there are too many arguments, it returns None and the
+    general parse gives the error. The generic path costs about twice as much per message
+    (bench/RESULTS.md, 2026-11-29), on the hot path of every `[kv]`/`[db]` box and of every
+    command in a `batch`.
 
     Returns None (no fast path) for a class it cannot mirror exactly: a converter, a
-    validator other than `required`'s, a factory default or an `__attrs_pre_init__`.
+    validator other than `required`'s, a factory default, an `__attrs_pre_init__`, or (in
+    the positional form) a command that `collects_rest`.
     """
     if not attrs.has(cls) or hasattr(cls, "__attrs_pre_init__"):
         return None
-    lines = ["def build(message):", "    get = message.get"]
+    positional = form == "positional"
+    if positional and getattr(cls, "collects_rest", False):
+        return None
+    if positional:
+        lines = ["def build(message, args):", "    size = len(args)"]
+    else:
+        lines = ["def build(message):", "    get = message.get"]
     namespace: dict[str, Any] = {
         "new": object.__new__,
         "set_": object.__setattr__,
@@ -226,6 +257,7 @@ def fast_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
         "InvalidCommand": InvalidCommand,
     }
     sets = []
+    position = 0  # the argument an init field takes, in the positional form
     for n, field in enumerate(attrs.fields(cls)):
         if field.converter is not None or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             return None
@@ -236,22 +268,29 @@ def fast_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
                 namespace[f"d{n}"] = field.default
                 sets.append(f"    set_(command, {field.name!r}, d{n})")
             continue
-        if is_optional(field):
-            if field.validator is not None:
-                return None
+        optional = is_optional(field)
+        if optional and field.validator is not None:
+            return None
+        check = None if optional else getattr(field.validator, "presence_check", _NO_CHECK)
+        if check is _NO_CHECK:
+            return None
+        missing = f"d{n}" if optional else "NOT_GIVEN"
+        if optional:
             namespace[f"d{n}"] = field.default
-            lines.append(f"    v{n} = get({field.name!r}, d{n})")
+        if positional:
+            lines.append(f"    v{n} = args[{position}] if size > {position} else {missing}")
         else:
-            check = getattr(field.validator, "presence_check", _NO_CHECK)
-            if check is _NO_CHECK:
-                return None
-            lines.append(f"    v{n} = get({field.name!r}, NOT_GIVEN)")
+            lines.append(f"    v{n} = get({field.name!r}, {missing})")
+        position += 1
+        if not optional:
             test = f"v{n} is NOT_GIVEN"
             if check is not None:
                 namespace[f"c{n}"] = check
                 test += f" or not isinstance(v{n}, c{n})"
             lines += [f"    if {test}:", "        return None"]
         sets.append(f"    set_(command, {field.name!r}, v{n})")
+    if positional:
+        lines[2:2] = [f"    if size > {position}:", "        return None"]
     lines += ["    command = new(cls)", *sets]
     post = getattr(cls, "__attrs_post_init__", None)
     if post is not None:
@@ -264,7 +303,7 @@ def fast_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
         ]
     lines.append("    return command")
     source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<fast build of {cls.__qualname__}>", "exec"), namespace)
+    exec(compile(source, f"<fast {form} build of {cls.__qualname__}>", "exec"), namespace)
     return namespace["build"]
 
 
