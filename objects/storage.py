@@ -105,14 +105,14 @@ class _StoreBox(Box):
         store = self._store
         if store is None:
             store = self._store = self._open()
-        verb = _watch_verb(message)
-        if verb is not None:
-            self._watch_command(store, verb, message)
-            return
         try:
             command = store.parse(message)
         except CommandError as error:
-            self.send(store.error_reply(error))
+            verb = _watch_verb(message)  # watch and unwatch are the box's, not the store's
+            if verb is not None:
+                self._watch_command(store, verb, message)
+            else:
+                self.send(store.error_reply(error))
             return
         if isinstance(command, store.SetStore):
             self._store = store.store(command.value)

@@ -1,6 +1,6 @@
-"""Declare a storage command once, as a frozen attrs class; the rest is derived from it.
+"""Declare a storage command once, as an attrs class; the rest is derived from it.
 
-A command class (see `kv.py`, `db.py`) declares:
+A command class (see `kv.py`, `db.py`), decorated with `@command_class`, declares:
 
 - `owner` (`"kv"`/`"db"`) and `verb` (`"get"`), class variables;
 - its fields, in positional order, with `text()`, `value()`, `required(...)` or `optional(...)`
@@ -38,6 +38,7 @@ __all__ = [
     "Command",
     "InvalidCommand",
     "any_value",
+    "command_class",
     "describe",
     "error_reply",
     "invalid",
@@ -73,6 +74,14 @@ class _Absent:
 
 NOT_GIVEN: Any = _NotGiven()
 ABSENT: Any = _Absent()
+
+
+#: How a command class is declared: a slotted attrs class compared by value. Not frozen: a
+#: command is built once per message and never changed (nothing assigns to one after its
+#: `__attrs_post_init__`), and a frozen class must set each field through
+#: `object.__setattr__`, which cost a fifth of parsing a `set`; `on_setattr` is off for the
+#: same reason (validators run when the command is built, not on assignment).
+command_class = attrs.define(on_setattr=attrs.setters.NO_OP)
 
 
 class Command:

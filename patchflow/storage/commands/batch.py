@@ -20,7 +20,7 @@ import attrs
 from ...errors import CommandError
 from ..backends.protocol import Backend, ReadTxn, WriteTxn
 from ..layout.keys import StoreRef
-from .base import Command, required
+from .base import Command, command_class, required
 from .command_set import CommandSet
 
 __all__ = ["BatchBase", "BatchError", "InTransaction"]
@@ -56,7 +56,7 @@ class InTransaction:
         return self._txn.get(space, key)
 
 
-@attrs.frozen
+@command_class
 class BatchBase(Command):
     """Run `commands` in one transaction, in order, each seeing the ones before; all or nothing.
 

@@ -21,7 +21,7 @@ from ..backends.protocol import Backend, WriteTxn
 from ..layout import keys
 from ..layout.keys import INDEXES, StoreRef
 from . import query, sorting
-from .base import NOT_GIVEN, InvalidCommand, invalid, optional, required
+from .base import NOT_GIVEN, InvalidCommand, command_class, invalid, optional, required
 from .batch import BatchBase
 from .command_set import CommandSet
 from .documents import (
@@ -75,7 +75,7 @@ __all__ = [
 _unpackb = msgpack.unpackb
 
 
-@attrs.frozen
+@command_class
 class Insert(CollectionCommand):
     """Add `doc` to `collection` (created by its first insert); give its new `_id`."""
 
@@ -139,7 +139,7 @@ class Insert(CollectionCommand):
         return {"op": "insert", "collection": self.collection, "id": result}
 
 
-@attrs.frozen
+@command_class
 class Find(CollectionCommand):
     """List the documents of `collection` matching `query`, sorted, then skipped and limited.
 
@@ -186,7 +186,7 @@ class Find(CollectionCommand):
         return result.docs
 
 
-@attrs.frozen
+@command_class
 class FindOne(DocIdCommand):
     """Read the document whose `_id` is `id` (None when there is none)."""
 
@@ -202,7 +202,7 @@ class FindOne(DocIdCommand):
         return {"op": "findOne", "collection": self.collection, "id": self.id, "doc": result}
 
 
-@attrs.frozen
+@command_class
 class _ChangeCommand(DocIdCommand):
     """What update and replace share: their fields; find the doc, change it, write it back.
 
@@ -238,7 +238,7 @@ class _ChangeCommand(DocIdCommand):
         return {"op": self.verb, "collection": self.collection, "id": self.id, "ok": result}
 
 
-@attrs.frozen
+@command_class
 class Update(_ChangeCommand):
     """Merge `doc` into document `id` (shallowly); say whether it existed."""
 
@@ -250,7 +250,7 @@ class Update(_ChangeCommand):
         return old
 
 
-@attrs.frozen
+@command_class
 class Replace(_ChangeCommand):
     """Swap document `id`'s fields for `doc`'s (keeping `_id`, `_created`); say if it existed."""
 
@@ -261,7 +261,7 @@ class Replace(_ChangeCommand):
         return {**kept, "_updated": bumped(old, now), **self.user}
 
 
-@attrs.frozen
+@command_class
 class DeleteDoc(DocIdCommand):
     """Remove document `id`; say whether it existed."""
 
@@ -287,7 +287,7 @@ class DeleteDoc(DocIdCommand):
         return {"op": "delete", "collection": self.collection, "id": self.id, "ok": result}
 
 
-@attrs.frozen
+@command_class
 class Count(CollectionCommand):
     """Count the documents of `collection` matching `query` (all of them without one)."""
 
@@ -321,7 +321,7 @@ def _check_explain(command: Find | Count) -> None:
         raise invalid(command, f"needs explain to be true or false; got {command.explain!r}")
 
 
-@attrs.frozen
+@command_class
 class Drop(CollectionCommand):
     """Remove `collection` and its documents (other collections keep theirs)."""
 
@@ -343,13 +343,13 @@ class Drop(CollectionCommand):
         return {"op": "drop", "collection": self.collection, "ok": True}
 
 
-@attrs.frozen
+@command_class
 class DbSetStore(SetStore):
     # kv's setStore, for a db box (its errors say `db:`); its help is SetStore's docstring
     owner: ClassVar[str] = "db"
 
 
-@attrs.frozen
+@command_class
 class DbBatch(BatchBase):
     # kv's batch, for a db box: db commands in one transaction; its help is BatchBase's docstring
     owner: ClassVar[str] = "db"

@@ -28,7 +28,7 @@ from ...errors import CommandError
 from ..backends.protocol import WriteTxn
 from ..layout import codec, keys
 from ..layout.keys import StoreRef
-from .base import Command, invalid, text
+from .base import Command, command_class, invalid, text
 from .scan import COLLECTIONS
 
 #: fields every stored document has, set by the store and never by an update or replace
@@ -82,7 +82,7 @@ class DbCommandBase(Command):
     owner: ClassVar[str] = "db"
 
 
-@attrs.frozen
+@command_class
 class CollectionCommand(DbCommandBase):
     """Shared by every db command but setStore: the collection, and its bytes computed once."""
 
@@ -101,7 +101,7 @@ class CollectionCommand(DbCommandBase):
         )
 
 
-@attrs.frozen
+@command_class
 class DocIdCommand(CollectionCommand):
     """Shared by the commands that name one document: collection and id, and their bytes."""
 

@@ -29,7 +29,7 @@ from ..layout.indexing import (
 )
 from ..layout.keys import COLLECTIONS, DOCS, StoreRef
 from ..layout.paths import parse_path
-from .base import InvalidCommand, invalid, optional, text
+from .base import InvalidCommand, command_class, invalid, optional, text
 from .documents import CollectionCommand, checked
 from .index_scan import choose, walk
 
@@ -80,7 +80,7 @@ def keep_indexes(
         ) from None
 
 
-@attrs.frozen
+@command_class
 class _IndexCommand(CollectionCommand):
     """What createIndex and dropIndex share: the field, checked as a path an index can hold."""
 
@@ -98,7 +98,7 @@ class _IndexCommand(CollectionCommand):
         return {"op": self.verb, "collection": self.collection, "field": self.field, "ok": result}
 
 
-@attrs.frozen
+@command_class
 class CreateIndex(_IndexCommand):
     """Index `field` (a name or dotted path) of `collection`; `unique` refuses equal values.
 
@@ -142,7 +142,7 @@ class CreateIndex(_IndexCommand):
         return backend.write(create)
 
 
-@attrs.frozen
+@command_class
 class DropIndex(_IndexCommand):
     """Remove the index on `field` of `collection`; say whether there was one."""
 
@@ -153,7 +153,7 @@ class DropIndex(_IndexCommand):
         return backend.write(lambda txn: delete_index(txn, base, self.field_bytes))
 
 
-@attrs.frozen
+@command_class
 class Indexes(CollectionCommand):
     """List the indexes of `collection` (`[{field, unique}]`, by field)."""
 

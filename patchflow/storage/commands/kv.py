@@ -27,7 +27,7 @@ from ...values import is_number
 from ..backends.protocol import Backend, WriteTxn
 from ..layout import codec, expiry, keys
 from ..layout.keys import StoreRef
-from .base import ABSENT, any_value, describe, invalid, optional, text
+from .base import ABSENT, any_value, command_class, describe, invalid, optional, text
 from .batch import BatchBase
 from .command_set import CommandSet
 from .key_query import KeyRange, compile_glob
@@ -38,6 +38,7 @@ from .kv_base import (
     KeyCommand,
     KvBase,
     encoded_value,
+    key_bytes_of,
     live_value,
 )
 from .kv_updates import Cas, Incr, Ttl
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@command_class
 class Get(KeyCommand):
     """Read the value under `key`.
 
@@ -86,7 +87,7 @@ class Get(KeyCommand):
         return None if result is ABSENT else result
 
 
-@attrs.frozen
+@command_class
 class Set(KeyCommand):
     """Store `value` under `key`, expiring `ttl` milliseconds later if given.
 
@@ -105,12 +106,16 @@ class Set(KeyCommand):
     ttl_ms: int | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        object.__setattr__(self, "encoded", encoded_value(self, self.value))
+        # (the hot path of every set and of each set in a batch: no super())
+        self.key_bytes = key_bytes_of(self)
+        self.encoded = encoded_value(self, self.value)
         ttl = self.ttl
-        if ttl is not None and (not is_number(ttl) or not 0 < ttl <= MAX_TTL_MS):
+        if ttl is None:
+            self.ttl_ms = None
+            return
+        if not is_number(ttl) or not 0 < ttl <= MAX_TTL_MS:
             raise invalid(self, f"needs ttl to be milliseconds, a number > 0 and <= {MAX_TTL_MS}")
-        object.__setattr__(self, "ttl_ms", None if ttl is None else math.ceil(ttl))
+        self.ttl_ms = math.ceil(ttl)
 
     def run(self, backend: Backend, store: StoreRef) -> None:
         full_key, encoded, ttl = store.prefix + self.key_bytes, self.encoded, self.ttl_ms
@@ -124,7 +129,7 @@ class Set(KeyCommand):
         return {"op": "set", "key": self.key, "ok": True}
 
 
-@attrs.frozen
+@command_class
 class Delete(KeyCommand):
     """Remove `key`; say whether it was there."""
 
@@ -144,7 +149,7 @@ class Delete(KeyCommand):
         return {"op": "delete", "key": self.key, "deleted": result}
 
 
-@attrs.frozen
+@command_class
 class Has(KeyCommand):
     """Say whether `key` holds a value (a stored `None` counts)."""
 
@@ -161,7 +166,7 @@ class Has(KeyCommand):
         return {"op": "has", "key": self.key, "exists": result}
 
 
-@attrs.frozen
+@command_class
 class Keys(KvBase):
     """List this store's keys in code-point order: all, or those a glob, prefix or range names.
 
@@ -218,7 +223,7 @@ class Keys(KvBase):
         return {"op": "keys", "keys": result}
 
 
-@attrs.frozen
+@command_class
 class Clear(KvBase):
     """Remove every key of this store (other stores keep theirs)."""
 
@@ -235,7 +240,7 @@ class Clear(KvBase):
         return {"op": "clear", "ok": True}
 
 
-@attrs.frozen
+@command_class
 class SetStore(KvBase):
     """Switch the box to the store named `value`; "" returns to its local store.
 
@@ -263,7 +268,7 @@ class SetStore(KvBase):
         return {"op": "setStore", "value": self.value, "ok": True}
 
 
-@attrs.frozen
+@command_class
 class Batch(BatchBase):
     # its help is BatchBase's docstring
     owner: ClassVar[str] = "kv"

@@ -12,7 +12,7 @@ import attrs
 
 from ...errors import CommandError
 from ..layout import codec, expiry, keys
-from .base import ABSENT, Command, invalid, text
+from .base import ABSENT, Command, command_class, invalid, text
 
 __all__ = [
     "MARKER",
@@ -61,7 +61,7 @@ class KvBase(Command):
     owner: ClassVar[str] = "kv"
 
 
-@attrs.frozen
+@command_class
 class KeyCommand(KvBase):
     """Shared by the commands that name one key: the key, and its bytes computed once."""
 
@@ -69,4 +69,4 @@ class KeyCommand(KvBase):
     key_bytes: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "key_bytes", key_bytes_of(self))
+        self.key_bytes = key_bytes_of(self)

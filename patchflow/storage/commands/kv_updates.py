@@ -15,13 +15,13 @@ from ...values import is_number, same_value
 from ..backends.protocol import Backend, WriteTxn
 from ..layout import codec, expiry
 from ..layout.keys import StoreRef
-from .base import ABSENT, InvalidCommand, any_value, describe, invalid, optional
+from .base import ABSENT, InvalidCommand, any_value, command_class, describe, invalid, optional
 from .kv_base import SPACE, KeyCommand, encoded_value, live_value
 
 __all__ = ["Cas", "Incr", "Ttl"]
 
 
-@attrs.frozen
+@command_class
 class Incr(KeyCommand):
     """Add `by` (default 1) to the number under `key` in one transaction; give the new value.
 
@@ -72,7 +72,7 @@ class Incr(KeyCommand):
         return {"op": "incr", "key": self.key, "value": result}
 
 
-@attrs.frozen
+@command_class
 class Cas(KeyCommand):
     """Store `value` under `key` only if it holds `expected` now (`None`: only if missing).
 
@@ -116,7 +116,7 @@ class Cas(KeyCommand):
         return result[0]
 
 
-@attrs.frozen
+@command_class
 class Ttl(KeyCommand):
     """Say how many milliseconds `key` has left before it expires (`None`: it never does).
 

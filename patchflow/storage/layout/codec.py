@@ -15,6 +15,7 @@ subclasses of the plain types or to say *where* the problem is (`value.items[2]`
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -35,6 +36,10 @@ _INT_MAX = 2**64 - 1
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
 _BYTES_LIKE = bytes | bytearray | memoryview
 _WHAT_FITS = "store None, bool, int, float, str, bytes, and lists and dicts with string keys"
+#: Each thread's own packer: `msgpack.packb` builds a Packer per call, half of what packing a
+#: small document costs; a Packer is not safe to share between threads (it empties its buffer
+#: after each `pack`, and on an error too).
+_per_thread = threading.local()
 
 
 class UnstorableValue(CommandError):
@@ -70,7 +75,11 @@ def encode(value: Any, where: str = "value") -> bytes:
     if type(value) not in _SCALARS and not _plain_and_fits(value, 0):
         _check_storable(value, where)  # raises where the problem is, or accepts a subclass
     try:
-        return msgpack.packb(value, use_bin_type=True)
+        pack = _per_thread.pack
+    except AttributeError:
+        pack = _per_thread.pack = msgpack.Packer(use_bin_type=True).pack
+    try:
+        return pack(value)
     except OverflowError:
         raise UnstorableValue(where, _int_problem(value)) from None
     except (TypeError, ValueError, UnicodeEncodeError):
