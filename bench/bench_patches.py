@@ -1,11 +1,18 @@
-"""Benchmarks of patches that do work — a `[py]` box, the README counter — against the bare chain.
+"""Benchmarks of patches that do work — a `[py]` box, the README counter — against a baseline
+run interleaved in the same process, on the same machine and load.
 
-The baseline of each is `chain10_msgs_per_s`'s patchflow side itself (ten `[t a]` into a
-sink, see bench_delivery.py), run interleaved in the same process: the ratio says what a
-patch doing real work costs next to the fastest patch there is, on the same machine and load.
+The baseline of `py_sink_chain` and `counter_memory` is `chain10_msgs_per_s`'s patchflow side
+itself (ten `[t a]` into a sink, see bench_delivery.py): the ratio says what a patch doing real
+work costs next to the fastest patch there is. `counter_process` runs the counter on LMDB with
+"process" durability against the same counter on in-memory storage: the ratio says what the
+disk costs.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
 
 import trio
 from bench_delivery import CHAIN_MSGS, chain_patch_text, chain_session
@@ -43,6 +50,14 @@ next -> store
 """
 
 COUNTER_MSGS = Size(full=30_000, quick=2_000)
+#: counter_process's messages per round, both sides: the flusher fsyncs one second after the
+#: first unflushed commit, so a round must last seconds for its flushes to be timed (30,000
+#: messages took 0.45 s on LMDB, flushed only when the storage closed, untimed: 2026-11-29,
+#: 2 shared CPUs; 150,000 took 3.1 s with 3 background flushes)
+COUNTER_PROCESS_MSGS = Size(full=150_000, quick=10_000)
+
+#: a command that opens the counter's store without touching the count
+WARM_UP = {"type": "has", "key": "count"}
 
 
 def _chain10(patch: Patch, n: int) -> Rate:
@@ -88,14 +103,21 @@ def bench_py_sink_chain(cfg: Config, tmp: str, result: Result) -> Result:
     )
 
 
-async def counter_session(patch: Patch, n: int) -> Rate:
-    """Fire the counter `n` times (one `send` each); check the count every CHUNK; msgs/s."""
+async def counter_session(patch: Patch, n: int, data_dir: str = ":memory:", **options: Any) -> Rate:
+    """Open the storage with an untimed `has` command, then fire the counter `n` times (one
+    `send` each) on a store that starts empty; check the count every CHUNK; msgs/s.
+
+    `options` go to `Patch.running` (e.g. `durability`).
+    """
     errors: list[str] = []
     watch = Stopwatch()
     lost = ""
-    async with patch.running(data_dir=":memory:", errors=errors.append) as session:
+    async with patch.running(data_dir=data_dir, errors=errors.append, **options) as session:
         counts = session.collect("next")
         send = session.send
+        # The store opens on first use: open it here, untimed (its reply, op "has", leaves
+        # [route op=get] by the unconnected outlet and never reaches `next`).
+        await send("store", WARM_UP)
         done = 0
         while done < n and not lost:
             stop = min(done + CHUNK, n)
@@ -136,3 +158,39 @@ def bench_counter_memory(cfg: Config, tmp: str, result: Result) -> Result:
         lambda: trio.run(counter_session, patch, n),
         lambda: _chain10(chain, chain_n),
     )
+
+
+@benchmark(
+    "counter_process_msgs_per_s",
+    unit="msgs/s",
+    baseline="counter_memory: the same counter cascade on :memory: storage (patchflow)",
+    target=">= 0.5",
+)
+def bench_counter_process(cfg: Config, tmp: str, result: Result) -> Result:
+    """The README counter cascade of `counter_memory_msgs_per_s`, run the same way, on LMDB
+    storage opened with `durability="process"`: each `[kv counter]` command committed before
+    its reply, flushed to disk by the background flusher at most a second later (its fsyncs,
+    while they hold the environment's lock, count against this side).
+
+    Each round starts from an empty store in a fresh directory under `tmp` (opened untimed,
+    removed after the round), so the count is checked from 1 as on the memory side; a round is
+    COUNTER_PROCESS_MSGS messages on both sides, enough for the LMDB side's timed loop to span
+    a few flushes.
+    Baseline: `counter_memory_msgs_per_s`'s patchflow side — the same patch and messages on
+    `data_dir=":memory:"` — interleaved, so the ratio is LMDB-process over memory.
+    """
+    patch = Patch.from_string(COUNTER)
+    n = cfg.size(COUNTER_PROCESS_MSGS)
+    round_no = [0]
+
+    def on_lmdb() -> Rate:
+        round_no[0] += 1
+        data_dir = os.path.join(tmp, f"counter-process-{round_no[0]}")
+        try:
+            return trio.run(
+                lambda: counter_session(patch, n, data_dir=data_dir, durability="process")
+            )
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    return interleave(result, cfg.rounds, on_lmdb, lambda: trio.run(counter_session, patch, n))
