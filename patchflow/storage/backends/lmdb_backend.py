@@ -97,7 +97,7 @@ class LmdbBackend:
 
     def write(self, fn: Callable[[_LmdbTxn], T]) -> T:
         shared = self._env()
-        result = shared.write(lambda txn: fn(_LmdbTxn(txn, shared.dbs)))
+        result = shared.write(fn, _LmdbTxn)
         if shared.flusher is not None and self.durability == "full":
             shared.flush()  # a "full" handle on an environment another opened for "process"
         return result

@@ -53,7 +53,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lmdb
 
@@ -201,8 +201,12 @@ class SharedEnv:
                 continue
         raise _unsettled(self.path)
 
-    def write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        """Run `fn` in a write transaction and commit it, growing the map as needed."""
+    def write(self, fn: Callable[[Any], T], adapt: Callable[..., Any] | None = None) -> T:
+        """Run `fn` in a write transaction and commit it, growing the map as needed.
+
+        `fn` gets the LMDB transaction, or `adapt(txn, dbs)` if `adapt` is given (the backend's
+        transaction class: building it here saves the hot path a wrapper call per write).
+        """
         with self.lock:
             env = self.env if self.env is not None else self.opened()
             if self.read_only:
@@ -221,7 +225,7 @@ class SharedEnv:
                 while True:
                     try:
                         with env.begin(write=True) as txn:
-                            result = fn(txn)
+                            result = fn(txn if adapt is None else adapt(txn, self.dbs))
                         if flusher is not None:
                             flusher.committed()
                         return result
