@@ -87,6 +87,8 @@ class LmdbBackend:
         self._closed = False
         self._shared = lmdb_env.acquire(self.location, self._spaces, *self._sizes, durability)
         self._pid = lmdb_env.current_pid
+        #: the transaction object every write gets, pointed at its LMDB transaction
+        self._write_view = _LmdbTxn(None, {})
 
     def read(self, fn: Callable[[_LmdbTxn], T]) -> T:
         shared = self._env()
@@ -97,7 +99,7 @@ class LmdbBackend:
 
     def write(self, fn: Callable[[_LmdbTxn], T]) -> T:
         shared = self._env()
-        result = shared.write(fn, _LmdbTxn)
+        result = shared.write(fn, self._write_view)
         if shared.flusher is not None and self.durability == "full":
             shared.flush()  # a "full" handle on an environment another opened for "process"
         return result
@@ -150,7 +152,7 @@ class _LmdbTxn:
 
     __slots__ = ("_dbs", "_txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, lmdb._Database]) -> None:
+    def __init__(self, txn: lmdb.Transaction | None, dbs: dict[str, lmdb._Database]) -> None:
         self._txn = txn
         self._dbs = dbs
 

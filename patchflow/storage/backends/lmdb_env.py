@@ -201,11 +201,13 @@ class SharedEnv:
                 continue
         raise _unsettled(self.path)
 
-    def write(self, fn: Callable[[Any], T], adapt: Callable[..., Any] | None = None) -> T:
+    def write(self, fn: Callable[[Any], T], view: Any = None) -> T:
         """Run `fn` in a write transaction and commit it, growing the map as needed.
 
-        `fn` gets the LMDB transaction, or `adapt(txn, dbs)` if `adapt` is given (the backend's
-        transaction class: building it here saves the hot path a wrapper call per write).
+        `fn` gets the LMDB transaction, or `view` pointed at it if given: the backend's
+        transaction object, reused by every write (writes hold the lock, one at a time) rather
+        than built for each, and pointed at nothing afterwards, so that one kept past its
+        write fails rather than reads another's.
         """
         with self.lock:
             env = self.env if self.env is not None else self.opened()
@@ -225,7 +227,14 @@ class SharedEnv:
                 while True:
                     try:
                         with env.begin(write=True) as txn:
-                            result = fn(txn if adapt is None else adapt(txn, self.dbs))
+                            if view is None:
+                                result = fn(txn)
+                            else:
+                                view._txn, view._dbs = txn, self.dbs
+                                try:
+                                    result = fn(view)
+                                finally:
+                                    view._txn = None
                         if flusher is not None:
                             flusher.committed()
                         return result

@@ -71,6 +71,8 @@ class MemoryBackend:
     """
 
     location = MEMORY
+    #: only this process can open it (the change log then needs no watch lease)
+    process_local = True
 
     def __init__(self, spaces: Iterable[str], *, name: str | None = None) -> None:
         self._name = name
@@ -96,7 +98,9 @@ class MemoryBackend:
             return data.spaces[space].values.get(key)
 
     def write(self, fn: Callable[[_WriteTxn], T]) -> T:
-        data = self._open_data()
+        data = self._data
+        if data is None:
+            data = self._open_data()  # raises: closed
         with data.lock:
             txn = _WriteTxn(data.spaces)
             try:
@@ -260,7 +264,7 @@ class _WriteTxn(_ReadTxn):
     __slots__ = ("_undo",)
 
     def __init__(self, spaces: dict[str, _Space]) -> None:
-        super().__init__(spaces)
+        self._spaces = spaces  # (what _ReadTxn.__init__ does, without the call: every write)
         self._undo: list[tuple[_Space, bytes, bytes | None]] = []
 
     def put(self, space: str, key: bytes, value: bytes) -> None:

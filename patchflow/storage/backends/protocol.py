@@ -260,6 +260,11 @@ class ChangeSignal(Protocol):
     def subscribe_changes(self, wake: Callable[[], None]) -> Callable[[], None]: ...
 
 
+# A backend whose data no other process can open (memory) may say so with a class attribute
+# `process_local = True`: the change log then knows every watcher is its own, and writes skip
+# the lookup of the watch lease that tells them another process watches.
+
+
 # ---- the place holding every patch's data ------------------------------------------------------
 
 

@@ -223,6 +223,10 @@ class Recorder:
 Listener = Callable[[list[Entry]], None]
 
 
+class _Watched(Exception):
+    """Raised out of a write transaction that must note its changes after all."""
+
+
 def _nothing() -> None:
     """The stop function of a subscription that was never made."""
 
@@ -246,6 +250,9 @@ class ChangeLog:
         self._lease = 0  # when the lease this process last wrote ends (epoch ms)
         self._live_until = 0  # a lease known live until then: no need to look (epoch ms)
         self._sweep_at = 0  # the next write from then on sweeps (expiry clock, ms)
+        #: no other process can open the data (memory): only this log's listeners can watch,
+        #: so no write needs to look for a lease
+        self._process_local = getattr(backend, "process_local", False)
         self._signal = getattr(backend, "subscribe_changes", None)
         #: how often a watcher should call `poll` (less often when the backend pushes notices)
         self.poll_seconds = POLL_SECONDS if self._signal is None else SIGNALLED_POLL_SECONDS
@@ -297,6 +304,26 @@ class ChangeLog:
         now = expiry.now_ms()
         if now >= self._sweep_at:
             return self._write_and_sweep(fn, now)
+        if self._listeners or self._live_until:  # watched here, or lately elsewhere
+            return self._write_and_log(fn)
+        if self._process_local:  # nobody can watch but through this log: nothing to note
+            return self.backend.write(fn)
+
+        # The hot path: one lookup says whether another process has started watching; if
+        # it has, this transaction is dropped and the write done again, noting its changes.
+        def unless_watched(txn: WriteTxn) -> T:
+            if txn.get(META, LEASE_KEY) is not None:
+                raise _Watched
+            return fn(txn)
+
+        try:
+            return self.backend.write(unless_watched)
+        except _Watched:
+            return self._write_and_log(fn)
+
+    def _write_and_log(self, fn: Callable[[WriteTxn], T]) -> T:
+        """`write`, noting the changes if the store is watched, and telling this process's
+        listeners of them after the commit."""
 
         def logged(txn: WriteTxn) -> tuple[T, list[Entry]]:
             if not self.watched(txn):
