@@ -237,6 +237,79 @@ def test_ten_processes_incrementing_one_counter_lose_nothing(start):
         backend.close()
 
 
+def test_replace_returns_the_value_it_replaced_while_other_connections_write():
+    # each write swaps in its own mark and reads the one it replaced: under the write lock,
+    # every mark is replaced exactly once, whatever the interleaving of four connections
+    url = fresh_url()
+    location = PostgresLocation(url)
+    backends = [location.open("swapped", SPACES) for _ in range(4)]
+    replaced: list[bytes | None] = []
+    errors: list[BaseException] = []
+
+    def swap(backend, who: int) -> None:
+        try:
+            for n in range(25):
+                mark = b"%d-%d" % (who, n)
+                replaced.append(backend.write(lambda txn, m=mark: txn.replace("kv", b"k", m)))
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=swap, args=(b, i)) for i, b in enumerate(backends)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        last = backends[0].get("kv", b"k")
+        expected = [None, *(mark for mark in _marks() if mark != last)]
+        assert sorted(map(repr, replaced)) == sorted(map(repr, expected))
+    finally:
+        for backend in backends:
+            backend.close()
+
+
+def _marks() -> list[bytes]:
+    return [b"%d-%d" % (who, n) for who in range(4) for n in range(25)]
+
+
+def test_a_write_that_runs_no_statement_sends_nothing_and_returns_its_result():
+    backend = PostgresLocation(fresh_url()).open("idle", SPACES)
+    try:
+        assert backend.write(lambda txn: "nothing to do") == "nothing to do"
+        status = backend._conn.info.transaction_status
+        assert status == type(status).IDLE  # not begun, so nothing was left open either
+        # a write whose first statement is not a get begins the transaction itself
+        assert backend.write(lambda txn: (txn.put("kv", b"a", b"1"), txn.count("kv"))[1]) == 1
+        assert backend.write(lambda txn: txn.delete("kv", b"a")) is True
+        assert backend.write(lambda txn: list(txn.scan("kv", b""))) == []
+    finally:
+        backend.close()
+
+
+def test_writes_after_a_rolled_back_write_begin_as_before():
+    # the rollback makes psycopg deallocate every prepared statement, the write's too, once
+    # psycopg has prepared statements of its own (after 5 runs of one)
+    backend = PostgresLocation(fresh_url()).open("rolled-back", SPACES)
+    try:
+        for n in range(10):
+            backend.write(lambda txn, n=n: txn.put("kv", b"%d" % n, b"v"))
+
+        def fails(txn):
+            txn.put("kv", b"k", b"lost")
+            raise ZeroDivisionError
+
+        for _ in range(2):
+            with pytest.raises(ZeroDivisionError):
+                backend.write(fails)
+            assert (
+                backend.write(lambda txn: (txn.get("kv", b"k"), txn.put("kv", b"n", b"1"))[0])
+                is None
+            )
+    finally:
+        backend.close()
+
+
 def test_tables_of_a_newer_format_are_refused_naming_both_versions():
     url = fresh_url()
     location = PostgresLocation(url)

@@ -6,10 +6,14 @@ Every machine that can reach the database shares the data: two runs of a patch (
 the backend protocol (`protocol.py`) on top:
 
 - **One backend transaction is one SQL transaction.** A write begins with the patch's advisory
-  *write* lock (`BEGIN; SELECT pg_advisory_xact_lock(…)`, one round trip), so writes to one
-  patch are serialised across every process and machine while other patches' go on; it runs at
-  READ COMMITTED, which under that lock sees every earlier write. A read runs at REPEATABLE READ,
-  one snapshot for all its statements; `get` is one statement (its own snapshot).
+  *write* lock (`BEGIN; SELECT pg_advisory_xact_lock(…)`, sent with the transaction's first
+  statement: `postgres_txn`), so writes to one patch are serialised across every process and
+  machine while other patches' go on; it runs at READ COMMITTED, which under that lock sees
+  every earlier write. A read runs at REPEATABLE READ, one snapshot for all its statements;
+  `get` is one statement (its own snapshot).
+- **Watchers are told of changes** through `LISTEN/NOTIFY` (`postgres_notify`): a write that
+  logged changes for watchers sends `NOTIFY` on the patch's channel with its `COMMIT`, and
+  `subscribe_changes` listens on a connection of its own (`protocol.ChangeSignal`).
 - **Durability** is the server's commit: `"full"` waits for the commit's WAL to reach disk
   (`synchronous_commit = on`, PostgreSQL's default), `"process"` sets `synchronous_commit = off`
   for the connection — committed and visible at once, the WAL flushed by the server's WAL writer
@@ -58,7 +62,8 @@ from .postgres_connection import (
     reason_of,
     storage_error,
 )
-from .postgres_txn import GET, PostgresReadTxn, PostgresWriteTxn
+from .postgres_notify import Listener, channel_of
+from .postgres_txn import GET, PostgresReadTxn, PostgresWriteTxn, prepare_get
 from .protocol import StorageBusy, StorageLocation, Usage, check_durability
 
 __all__ = ["PostgresBackend", "PostgresLocation"]
@@ -105,6 +110,8 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._closed = False
         self._conn: Any = None
+        self._pid: int | None = None  # the server process of `_conn`, whose notices are ours
+        self._listener: Listener | None = None  # made by the first `subscribe_changes`
         self._reconnect()
 
     # ---- the protocol --------------------------------------------------------------------------
@@ -130,9 +137,29 @@ class PostgresBackend:
     def write(self, fn: Callable[[PostgresWriteTxn], T]) -> T:
         return self._transact(fn, write=True)
 
+    def subscribe_changes(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()` (from a thread of the backend's) soon after another connection
+        commits a change announced for this patch; return the function that stops it
+        (`protocol.ChangeSignal`; `postgres_notify` says how).
+
+        Raises:
+            StorageError: the backend is closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise StorageError(
+                    f"PostgreSQL storage of patch {self.patch_id!r} at {self.location} is"
+                    " closed; open it again to watch it"
+                )
+            if self._listener is None:
+                self._listener = Listener(self._url, self._channel, lambda: self._pid)
+            return self._listener.subscribe(wake)  # starts its thread: does not wait for it
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._listener is not None:
+                self._listener.close()
             if self._pending and self._conn is not None:
                 # a synchronous commit flushes the WAL of every earlier asynchronous one
                 with suppress(self._error):
@@ -163,31 +190,39 @@ class PostgresBackend:
     def _once(self, conn: Any, fn: Callable[[Any], T], write: bool) -> T:
         """Run `fn` in one SQL transaction on `conn`; raise _Lost if the connection goes.
 
-        A write's `BEGIN` and its lock go in one round trip, as its record of `last_write`
-        and `COMMIT` do: a kv `set` then costs two round trips more than a bare upsert
-        transaction (the old value, and due expiries). psycopg's pipeline mode, which could
-        send the writes with the next read, measured slower (0.59 ms against 0.46 ms a `set`
-        without fsync, PostgreSQL 15 on loopback, 2-core VM, 2026).
+        A write's `BEGIN` and its lock go with its first statement (`postgres_txn`), and its
+        `NOTIFY`, record of `last_write` and `COMMIT` in one round trip: a kv `set` nobody
+        watches is three round trips, as a bare upsert transaction is (`BEGIN` with the lock
+        and the watch lease, the replacing upsert, `COMMIT`). Each round trip cost about
+        0.1 ms of a 0.4 ms durable `set` (PostgreSQL 15 on loopback, a busy 2-core VM, 2026:
+        `pg_kv_set_ops_per_s` in bench/bench_postgres.py). psycopg's pipeline mode, which
+        could also send the writes with the next read, measured slower (0.59 ms against
+        0.46 ms a `set` without fsync, same machine).
         """
         control = self._control
         stage = "beginning"
         try:
-            control.execute(self._begin_write if write else _BEGIN_READ)
-            txn = (
-                PostgresWriteTxn(self._data, self.patch_id)
-                if write
-                else PostgresReadTxn(self._data, self.patch_id)
-            )
+            if write:
+                txn = PostgresWriteTxn(self._data, self.patch_id, control, self._begin_write)
+            else:
+                control.execute(_BEGIN_READ)
+                txn = PostgresReadTxn(self._data, self.patch_id)
             stage = "running"
             result = fn(txn)
             stage = "committing"
-            changed = write and txn.changed
+            if not write:
+                control.execute("COMMIT")
+                return result
+            if not txn.begun:
+                return result  # no statement was sent: nothing to commit
+            changed = txn.changed
+            notify = self._notify if txn.announced else ""
             if changed and monotonic() - self._recorded >= _RECORD_EVERY:
-                control.execute(self._record_and_commit)
+                control.execute(notify + self._record_and_commit)
                 self._recorded = monotonic()
                 self._pending = self.durability == "process"
             else:
-                control.execute("COMMIT")
+                control.execute(notify + "COMMIT")
                 self._pending = self._pending or changed
             return result
         except self._error as error:
@@ -220,8 +255,17 @@ class PostgresBackend:
                 (self.patch_id,),
             )
             write_key = lock_key(schema, self.patch_id, "write")
-            self._begin_write = f"BEGIN; SELECT pg_advisory_xact_lock({write_key})"
             patch = sql.Literal(self.patch_id).as_string(conn)
+            # prepared: the simple query beginning each write only executes them
+            lock = f"SELECT pg_advisory_xact_lock({write_key})"
+            self._prepares = {
+                "patchflow_lock": f"PREPARE patchflow_lock AS {lock}",
+                "patchflow_get": prepare_get(patch),
+            }
+            self._prepare(conn)
+            self._begin_write = "BEGIN; EXECUTE patchflow_lock"
+            self._channel = channel_of(schema, self.patch_id)
+            self._notify = f"NOTIFY {self._channel}; "
             record = f"UPDATE patchflow_patches SET last_write = now() WHERE patch = {patch}"
             self._record_and_commit = f"{record}; COMMIT"
             self._record_and_flush = f"SET synchronous_commit = on; BEGIN; {record}; COMMIT"
@@ -231,11 +275,13 @@ class PostgresBackend:
         self._data = conn.cursor(binary=True)  # bytea arrives as bytes, without hex decoding
         self._control = conn.cursor()  # multi-statement text: BEGIN with its lock, COMMIT
         self._conn = conn
+        self._pid = conn.info.backend_pid
         return conn
 
     def _drop(self) -> None:
         """Forget the connection (closing it); the next call reconnects."""
         conn, self._conn = self._conn, None
+        self._pid = None
         if conn is not None:
             conn.close()
 
@@ -247,8 +293,21 @@ class PostgresBackend:
         try:
             if conn.info.transaction_status != driver().pq.TransactionStatus.IDLE:
                 self._control.execute("ROLLBACK")
+                self._prepare(conn)
         except Exception:  # interrupted mid-statement, say: start afresh
             self._drop()
+
+    def _prepare(self, conn: Any) -> None:
+        """Prepare the statements that begin a write, those the connection lacks.
+
+        psycopg answers a `ROLLBACK` by deallocating every prepared statement of the session
+        (`DEALLOCATE ALL`, its own and ours), so `_rollback` calls this again.
+        """
+        rows = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        present = {name for (name,) in rows}
+        for name, statement in self._prepares.items():
+            if name not in present:
+                conn.execute(statement)
 
     def _lost_error(self, error: BaseException) -> StorageError:
         return StorageError(
