@@ -325,6 +325,8 @@ class Changes:
         self._wakeup: Callable[[], Any] | None = None  # wakes `__anext__` for a change of ours
         #: wakes `__anext__` from another thread: another process committed a change
         self._wakeup_threadsafe: Callable[[], Any] | None = None
+        #: another process committed a change since the last poll (set from any thread)
+        self._woken = False
         me = weakref.ref(self)  # the storage's listener must not keep the iterator alive
 
         def queued(message: dict[str, Any]) -> None:
@@ -336,7 +338,10 @@ class Changes:
 
         def remote() -> None:
             changes = me()
-            wake = None if changes is None else changes._wakeup_threadsafe
+            if changes is None:
+                return
+            changes._woken = True  # seen by a wait that has not begun yet
+            wake = changes._wakeup_threadsafe
             if wake is not None:
                 with contextlib.suppress(RuntimeError):  # the event loop has ended meanwhile
                     wake()
@@ -350,8 +355,9 @@ class Changes:
     async def __anext__(self) -> dict[str, Any]:
         queue = self._queue
         while not queue:
+            self._woken = False  # before the poll: a notice after it is not lost
             self._backend.poll()
-            if not queue:
+            if not queue and not self._woken:
                 await self._wait(self._backend.poll_seconds)
         return queue.popleft()
 
@@ -368,6 +374,8 @@ class Changes:
                 token = trio.lowlevel.current_trio_token()
                 self._wakeup = event.set
                 self._wakeup_threadsafe = lambda: token.run_sync_soon(event.set)
+                if self._woken:  # a notice came while we were getting ready
+                    return
                 with trio.move_on_after(seconds):
                     await event.wait()
             else:
@@ -377,6 +385,8 @@ class Changes:
                 loop = asyncio.get_running_loop()
                 self._wakeup = waiting.set
                 self._wakeup_threadsafe = lambda: loop.call_soon_threadsafe(waiting.set)
+                if self._woken:  # a notice came while we were getting ready
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting.wait(), seconds)
         finally:

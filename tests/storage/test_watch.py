@@ -292,3 +292,41 @@ def test_a_watcher_in_another_process_sees_changes_made_after_it_started(tmp_pat
             child.kill()
     assert child.returncode == 0, err
     assert out.strip() == repr([kv_change("after", 1)])
+
+
+def test_a_notice_that_comes_during_a_poll_is_not_lost_until_the_next_look():
+    """Another process's notice arriving while `kv.watch()` polls (before it starts to wait)
+    makes it look again at once, rather than after the (here, hour-long) poll interval."""
+    from patchflow.storage.store import Changes
+
+    class NoticeDuringPoll:
+        poll_seconds = 3600.0
+
+        def __init__(self):
+            self.polls = 0
+            self.wake = None
+            self.send = None
+
+        def on_remote_change(self, wake):
+            self.wake = wake
+            return lambda: None
+
+        def poll(self):
+            self.polls += 1
+            if self.polls == 1:
+                self.wake()  # the notice arrives now, from the listening thread
+            else:
+                self.send({"op": "changed", "key": "k", "value": 1, "found": True})
+
+    backend = NoticeDuringPoll()
+
+    def listen(send):
+        backend.send = send
+        return lambda: None
+
+    async def first_change():
+        with trio.fail_after(5):
+            return await Changes(backend, listen).__anext__()
+
+    assert trio.run(first_change)["key"] == "k"
+    assert backend.polls == 2
