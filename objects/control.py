@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchflow import BANG, UNSET, ArgumentError, Box, MessageTemplate, is_bang, to_json
+from patchflow import BANG, UNSET, ArgumentError, Box, MessageTemplate, to_json
 
 
 class Loadbang(Box):
@@ -155,6 +155,7 @@ class Msg(Box):
         super().__init__(inlets=max(1, self.template.slots), outlets=1)
         self.values: list[Any] = [UNSET] * max(1, self.template.slots)
         self._schemas: tuple = ()
+        self._bind_renderer()
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Msg:
@@ -185,21 +186,36 @@ class Msg(Box):
             for schema in (*KV_COMMANDS.schemas, *DB_COMMANDS.schemas):
                 seen.setdefault(id(schema), schema)
         self._schemas = tuple(seen.values())
+        self._bind_renderer()
+
+    def _bind_renderer(self) -> None:
+        # The renderer for the wired schemas, kept (not looked up per fire); and a text
+        # without `$n`, whose messages never change (`get count`, `bang`), rendered once.
+        self._render = self.template.renderer(self._schemas)
+        self._constant = None if self.template.slots else tuple(self._render(()))
 
     def receive(self, inlet: int, message: Any) -> None:
-        if inlet == 0:
-            if message is None or is_bang(message):
-                pass
-            elif isinstance(message, dict) and message.get("type") == "set" and "value" in message:
-                self._set_text(message["value"])
-                return
-            else:
-                self.values[0] = message
-        else:
+        # A message box fires on the hot path of most patches (twice per README counter
+        # cascade), and a hop costs what its Python calls do: the bang and `set` tests share
+        # one dict lookup, the messages are rendered by the kept renderer, or not at all
+        # (`_bind_renderer`), and go to the outlet's sender itself (box.py, `send`).
+        if inlet:
             self.values[inlet] = message
             return
-        for value in self.template.render(self.values, self._schemas):
-            self.send(value)
+        if message is not None:
+            if isinstance(message, dict):
+                kind = message.get("type")
+                if kind == "set" and "value" in message:
+                    self._set_text(message["value"])
+                    return
+                if kind != "bang":
+                    self.values[0] = message
+            else:
+                self.values[0] = message
+        send = self._outlets[0]
+        messages = self._constant
+        for value in self._render(self.values) if messages is None else messages:
+            send(value)
 
     def _set_text(self, value: Any) -> None:
         if not isinstance(value, str):

@@ -133,10 +133,52 @@ RouteTest = Callable[[Any], Any]
 
 
 def _field_test(field: str, value: Any) -> RouteTest:
-    def test(message: Any) -> Any:
-        if isinstance(message, dict) and field in message and same_value(message[field], value):
-            return message
-        return _SKIP
+    """The test `field=value`: `same_value(message[field], value)` for a dict with `field`.
+
+    Specialised here for the kind of `value`, because a route runs its test on every message
+    (the README counter's `[route op=get]` twice a cascade): `same_value` finds out what its
+    arguments are with a chain of isinstance calls, while for a known `value` the answer is
+    one comparison. Each form is `same_value` with `value` fixed (tests/objects/test_flow.py
+    checks them against it): a string is equal only to a `str` that is equal to it; a number
+    to a number (not a bool) that is equal, NaN to NaN; null, true and false only to
+    themselves; a list or dict goes through `same_value` itself.
+    """
+    kind = type(value)
+    if kind is str:
+
+        def test(message: Any) -> Any:
+            if isinstance(message, dict) and field in message:
+                found = message[field]
+                if found.__class__ is str and found == value:
+                    return message
+            return _SKIP
+
+    elif kind is int or kind is float:
+        nan = value != value
+
+        def test(message: Any) -> Any:
+            if isinstance(message, dict) and field in message:
+                found = message[field]
+                cls = found.__class__
+                if (cls is int or cls is float or (cls is not bool and is_number(found))) and (
+                    found == value or (nan and found != found)
+                ):
+                    return message
+            return _SKIP
+
+    elif value is None or kind is bool:
+
+        def test(message: Any) -> Any:
+            if isinstance(message, dict) and field in message and message[field] is value:
+                return message
+            return _SKIP
+
+    else:
+
+        def test(message: Any) -> Any:
+            if isinstance(message, dict) and field in message and same_value(message[field], value):
+                return message
+            return _SKIP
 
     return test
 
@@ -165,17 +207,43 @@ def _rest(message: list[Any] | tuple[Any, ...]) -> Any:
     return list(message[1:])
 
 
-def _route_test(text: str) -> RouteTest:
+def _field_and_value(text: str) -> tuple[str, Any] | None:
+    """The field and value of a test `field=value`; None for a bare word."""
     match = _FIELD.fullmatch(text)
     if match is None:
-        return _word_test(_word(text))
+        return None
     field, value = match.groups()
     if not value:
         raise ArgumentError(
             f"{text!r} has no value after '='; write field=value, e.g. {field}=get "
             f'(or {field}="" for the empty string)'
         )
-    return _field_test(field, json5_or_text(value))
+    return field, json5_or_text(value)
+
+
+def _route_test(text: str) -> RouteTest:
+    parsed = _field_and_value(text)
+    if parsed is None:
+        return _word_test(_word(text))
+    return _field_test(*parsed)
+
+
+def _string_table(tests: tuple[str, ...]) -> tuple[str, dict[str, int]] | None:
+    """The field and {string: outlet} of tests that are all `field=string` on one field.
+
+    None for any other tests. The first test of a string wins, as in the loop over the tests.
+    """
+    parsed = [_field_and_value(text) for text in tests]
+    if any(p is None or type(p[1]) is not str for p in parsed):
+        return None
+    fields = {p[0] for p in parsed if p is not None}
+    if len(fields) != 1:
+        return None
+    table: dict[str, int] = {}
+    for outlet, p in enumerate(parsed):
+        if p is not None:
+            table.setdefault(p[1], outlet)
+    return fields.pop(), table
 
 
 class Route(Box):
@@ -215,18 +283,33 @@ class Route(Box):
         super().__init__(inlets=1, outlets=len(tests) + 1)
         self.tests = tests
         self._tests = tuple(enumerate(_route_test(text) for text in tests))
+        # `[route op=get op=set]`, the usual route of storage replies: a dict lookup finds
+        # the outlet, without a call per test (a hop costs what its calls do)
+        self._field, self._table = _string_table(tests) or (None, {})
 
     @classmethod
     def from_text(cls, args: str, body: str | None = None) -> Route:
         return cls(tuple(split_arguments(args)))
 
     def receive(self, inlet: int, message: Any) -> None:
+        # `_outlets[n](m)` is `send(m, n)` without its call (box.py): a route is on hot paths
+        outlets = self._outlets
+        field = self._field
+        if field is not None:  # every test is `field=string`: what `_field_test` does, once
+            if (message.__class__ is dict or isinstance(message, dict)) and field in message:
+                found = message[field]
+                table = self._table
+                if found.__class__ is str and found in table:
+                    outlets[table[found]](message)
+                    return
+            outlets[-1](message)
+            return
         for outlet, test in self._tests:
             passed = test(message)
             if passed is not _SKIP:
-                self.send(passed, outlet)
+                outlets[outlet](passed)
                 return
-        self.send(message, len(self._tests))
+        outlets[-1](message)
 
 
 # -- select -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import trio
 
 from .box import Box
 from .context import Event
-from .delivery import Abandoned
+from .delivery import Abandoned, root
 from .errors import RunawayLoop
 from .suspend import Parked
 
@@ -58,6 +58,7 @@ class CascadeScheduler:
     _inline: bool
     _done: bool
 
+    @root
     def run_now(self, box: Box, inlet: int, message: Any) -> bool | Awaitable[None]:
         """Deliver to `box`'s inlet as a cascade in the calling task, if nothing is queued.
 
@@ -75,7 +76,13 @@ class CascadeScheduler:
         worker, suspended = self._worker, False
         try:
             if worker is None:
-                self.delivery.inject(box, inlet, message)
+                delivery = self.delivery
+                if delivery.plain:  # `delivery.inject` written out (delivery.py, `root`)
+                    delivery.depth = 1
+                    delivery.runaways = 0
+                    box._accept(inlet, message)
+                else:
+                    delivery.inject(box, inlet, message)
             else:
                 suspended = not worker.start(self._inject, box, inlet, message)
         except BaseException as exc:

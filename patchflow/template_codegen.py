@@ -35,10 +35,28 @@ Builder = Callable[[list[Any]], Any]  # the values of a segment's placeholders â
 
 @attrs.frozen
 class _Placed:
-    """A segment's builder, and how deep each placeholder's value may nest to be placed."""
+    """A segment's builder, and how deep each placeholder's value may nest to be placed.
+
+    `marked` (the segment resolved with `sentinels` for its placeholders) is kept so that a
+    renderer can write the builder's expression into its own source (`inline`) instead of
+    calling `build`: one call less each time the message box fires.
+    """
 
     build: Builder
     limits: tuple[int, ...]
+    marked: Any = attrs.field(eq=False, repr=False, default=None)
+    sentinels: tuple[str, ...] = ()
+    words: bool = False
+
+    def inline(self, refs: list[str], prefix: str) -> tuple[str, dict[str, Any]]:
+        """Return the source of what `build` returns, and the names that source reads.
+
+        Value j is read from the name `refs[j]`; the constants are named `prefix` + a number.
+        """
+        builder = _Builder(list(self.sentinels), words=self.words, refs=refs, prefix=prefix)
+        body = builder.source(self.marked, 0)
+        assert body is not None and builder.ok  # as when `build` was made from the same text
+        return body, builder.namespace()
 
 
 _SCALARS: Final = frozenset({type(None), bool, int, float, str})
@@ -108,12 +126,29 @@ def _place_words(filled: _Filled, index: Index) -> _Placed | None:
 
 
 class _Builder:
-    """Turn a message resolved with sentinels into the source of a function of the values."""
+    """Turn a message resolved with sentinels into the source of a function of the values.
 
-    def __init__(self, sentinels: list[str], *, words: bool) -> None:
+    Value j is read from `refs[j]` (`_v[j]`, of the builder's list argument, by default) and
+    the constants are named `prefix` + a number, so that a renderer can take the expression
+    into its own source (`_Placed.inline`).
+    """
+
+    def __init__(
+        self,
+        sentinels: list[str],
+        *,
+        words: bool,
+        refs: list[str] | None = None,
+        prefix: str = "_c",
+    ) -> None:
+        self.sentinels = tuple(sentinels)
         self.texts = {text: j for j, text in enumerate(sentinels)}
         self.numbers = {float(text): j for j, text in enumerate(sentinels)}
         self.words = words  # shorthand: a token is read on its own, so depth does not add up
+        self.refs = refs or [f"_v[{j}]" for j in range(len(sentinels))]
+        #: the values as one sequence, for `_join`
+        self.all_values = "_v" if refs is None else f"({', '.join(refs)},)"
+        self.prefix = prefix
         self.limits: dict[int, int] = {}
         self.constants: list[Any] = []
         self.ok = True
@@ -122,15 +157,19 @@ class _Builder:
         body = self.source(message, 0)
         if not self.ok or len(self.limits) != len(self.texts):  # lost in a comment, say
             return None
-        namespace: dict[str, Any] = {
-            "_as_text": _as_text,
-            "_join": _join,
-            **{f"_c{k}": value for k, value in enumerate(self.constants)},
-        }
+        namespace = self.namespace()
         code = f"def build(_v):\n    return {body}\n"
         exec(compile(code, "<patchflow msg template>", "exec"), namespace)
         limits = tuple(self.limits[j] for j in range(len(self.texts)))
-        return _Placed(namespace["build"], limits)
+        return _Placed(namespace["build"], limits, message, self.sentinels, self.words)
+
+    def namespace(self) -> dict[str, Any]:
+        """The names the generated source reads: the helpers and the constants."""
+        return {
+            "_as_text": _as_text,
+            "_join": _join,
+            **{f"{self.prefix}{k}": value for k, value in enumerate(self.constants)},
+        }
 
     def slot(self, j: int, limit: int) -> None:
         if j in self.limits:
@@ -143,7 +182,7 @@ class _Builder:
         if kind is float and node in self.numbers:
             j = self.numbers[node]
             self.slot(j, JSON5_MAX_DEPTH if self.words else JSON5_MAX_DEPTH - depth)
-            return f"_v[{j}]"
+            return self.refs[j]
         if kind is str:
             return self.text_source(node)
         if kind is list:
@@ -169,7 +208,7 @@ class _Builder:
         if text in self.texts and self.words:  # the text of a `string` field
             j = self.texts[text]
             self.slot(j, JSON5_MAX_DEPTH)
-            return f"_as_text(_v[{j}])"
+            return f"_as_text({self.refs[j]})"
         found = [(text.find(s), s) for s in self.texts if s in text]
         if not found:
             return None
@@ -184,11 +223,11 @@ class _Builder:
             self.slot(j, JSON5_MAX_DEPTH)
             pieces += (head, j)
         pieces.append(rest)
-        return f"_join({self.constant(tuple(pieces))}, _v)"
+        return f"_join({self.constant(tuple(pieces))}, {self.all_values})"
 
     def constant(self, value: Any) -> str:
         self.constants.append(value)
-        return f"_c{len(self.constants) - 1}"
+        return f"{self.prefix}{len(self.constants) - 1}"
 
 
 def _as_text(value: Any) -> Any:

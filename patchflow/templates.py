@@ -27,6 +27,9 @@ Measured (2026-11-29, 2-core Intel Xeon VM busy with other jobs; CPU time, best 
 renders with the storage schemas bound): `set count $1` with an int 7.85 µs by text, 1.75 µs
 placed; `{a: $1, b: [$2, 1]}` 4.35 → 1.99 µs. The whole README counter cascade, storage left
 out, went from 16.0 to 6.6 µs a message with this and the `[expr]` change (bench/RESULTS.md).
+The renderer then took each builder's expression into its own source (one call less) and
+a message box came to keep its renderer (`renderer`, one call less again): `set count $1`
+0.31 → 0.19 µs a fire (2026-11-29, the same machine and measure).
 """
 
 from __future__ import annotations
@@ -234,6 +237,16 @@ class MessageTemplate:
             return self._renderer(values)
         return self._bind(schemas)(values)
 
+    def renderer(self, schemas: Sequence[Schema] = ()) -> Callable[[Sequence[Any]], list[Any]]:
+        """`render` for these schemas as a function of the values alone (the same results).
+
+        For a message box, which fires with the same schemas until its text changes: keeping
+        the function saves a call per fire over `render` (a hop's cost is its calls).
+        """
+        if schemas is self._bound_to:
+            return self._renderer
+        return self._bind(schemas)
+
     def render_text(self, values: Sequence[Any], schemas: Sequence[Schema] = ()) -> list[Any]:
         """`render` without placing values: every placeholder by text (the reference path)."""
         index = _index(schemas)
@@ -261,41 +274,61 @@ def _renderer(
 ) -> Callable[[Sequence[Any]], list[Any]]:
     """The function of the stored values that renders these segments (generated source).
 
-    Per segment: a constant is appended as it is; `$n` alone appends the value; a planned
-    segment places its values when they fit (`_fits`), else takes the text path; any other
-    fills by text. A segment with an unset or missing slot is skipped.
+    Per segment: a constant is its value; `$n` alone is the value; a planned segment places
+    its values when they fit (`_fits`), with the builder's expression written in (not
+    called), else takes the text path; any other fills by text. A segment with an unset or
+    missing slot is skipped. A text of constants returns its list at once, one segment
+    returns a list of one or none; only several segments with placeholders append, in order.
     """
-    namespace: dict[str, Any] = {"UNSET": UNSET, "_S": _SCALARS, "_fits": _fits, "_index": index}
-    lines = ["def render(values):", "    n = len(values)", "    out = []"]
+    namespace: dict[str, Any] = {
+        "UNSET": UNSET,
+        "_S": _SCALARS,
+        "_fits": _fits,
+        "_index": index,
+        "_SKIP": _SKIP,
+    }
+    parts: list[tuple[str | None, str]] = []  # per segment: (condition or None, expression)
     for k, (segment, value) in enumerate(zip(segments, resolved, strict=True)):
         namespace[f"_c{k}"] = value
         if type(segment) is not _Filled:
-            lines.append(f"    out.append(_c{k})")
+            parts.append((None, f"_c{k}"))
             continue
         namespace[f"_f{k}"] = segment
         if value is _PENDING and not segment.alone:
-            lines += [f"    v = _f{k}.fill(values, _index)", "    if v is not _SKIP:"]
-            lines.append("        out.append(v)")
-            namespace["_SKIP"] = _SKIP
+            parts.append((f"(v{k} := _f{k}.fill(values, _index)) is not _SKIP", f"v{k}"))
             continue
         names = [f"a{k}_{j}" for j in range(len(segment.slots))]
         ready = " and ".join(
             f"({name} := values[{slot}]) is not UNSET"
             for name, slot in zip(names, segment.slots, strict=True)
         )
-        lines.append(f"    if n > {max(segment.slots)} and {ready}:")
+        condition = f"n > {max(segment.slots)} and {ready}"
         if segment.alone:
-            lines.append(f"        out.append({names[0]})")
+            parts.append((condition, names[0]))
             continue
-        namespace[f"_b{k}"] = value.build
+        built, constants = value.inline(names, f"_b{k}_")
+        namespace |= constants
         got = f"[{', '.join(names)}]"
         fits = " and ".join(
             f"(type({name}) in _S or _fits({name}, {limit}))"
             for name, limit in zip(names, value.limits, strict=True)
         )
-        lines.append(
-            f"        out.append(_b{k}({got}) if {fits} else _f{k}.fill_text({got}, _index))"
-        )
-    lines.append("    return out")
+        parts.append((condition, f"({built}) if {fits} else _f{k}.fill_text({got}, _index)"))
+    lines = ["def render(values):"]
+    if any(condition is not None for condition, _ in parts):
+        lines.append("    n = len(values)")
+    if all(condition is None for condition, _ in parts):
+        lines.append(f"    return [{', '.join(expression for _, expression in parts)}]")
+    elif len(parts) == 1:
+        [(condition, expression)] = parts
+        lines += [f"    if {condition}:", f"        return [{expression}]", "    return []"]
+    else:
+        lines.append("    out = []")
+        for condition, expression in parts:
+            if condition is None:
+                lines.append(f"    out.append({expression})")
+            else:
+                lines += [f"    if {condition}:", f"        out.append({expression})"]
+        lines.append("    return out")
     exec(compile("\n".join(lines) + "\n", "<patchflow msg render>", "exec"), namespace)
     return namespace["render"]

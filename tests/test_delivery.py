@@ -165,6 +165,17 @@ def test_a_runaway_loop_reached_by_a_wire_or_injected_reads_the_same(kinds):
     assert by_wire[0].startswith("test.patch:1:5: runaway loop x → y → x:")
 
 
+@pytest.mark.parametrize("kinds", [("emit", "emit"), ("relay", "emit")])
+def test_an_injected_runaway_loop_reads_the_same_whichever_way_injection_goes(kinds):
+    # A patch with a box that spreads lists injects through `Delivery.inject`, one without
+    # it through `run_now`'s written-out copy of it (delivery.py, `root`): the same report.
+    loop = f"x = [{kinds[0]}]\ny = [{kinds[1]}]\nx -> y -> x\n"
+    _, plain = _run(loop, ("x", 1))
+    _, spreading = _run(loop + "[pair]\n", ("x", 1))
+    assert plain == spreading
+    assert plain[0].startswith("test.patch:1:5: runaway loop x → y → x:")
+
+
 def test_injection_at_once_and_queued_and_collect_see_the_same():
     text = "x = [emit]\nx -> [probe a]\nx -> [probe b]\n"
     patch = Patch.from_string(text, registry=REGISTRY)

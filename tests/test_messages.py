@@ -589,13 +589,15 @@ def test_placed_values_give_exactly_what_text_substitution_gives(text, values, s
         template = MessageTemplate.compile(text)
     except ArgumentError:
         return  # a constant nested too deep: no template to fill
+    kept = template.renderer(schemas)  # what a message box keeps: the same as `render`
     outcomes = []
-    for render in (template.render, template.render_text):
+    for render in (template.render, lambda values, _: kept(values), template.render_text):
         try:
             outcomes.append(render(values, schemas))
         except MessageError as error:
             outcomes.append(f"MessageError: {error}")
-    placed, by_text = outcomes
+    placed, by_kept, by_text = outcomes
+    assert by_kept == placed if isinstance(placed, str) else exactly_equal(by_kept, placed)
     if isinstance(by_text, str):
         assert placed == by_text
     else:

@@ -143,6 +143,12 @@ def test_msg_set_replaces_the_text_and_sends_nothing():
     assert out.lines == ['print: [{"type": "new"}, 7]', 'print: [{"type": "new"}, 7]']
 
 
+def test_msg_set_from_a_text_with_placeholders_to_a_constant_one_sends_the_new_text():
+    text = "m = [msg {a: $1}]\nm -> [print]\n"
+    out = run(text, ("m", 1), ("m", {"type": "set", "value": "done"}), ("m", 2), ("m", None))
+    assert out.lines == ['print: {"a": 1}', 'print: {"type": "done"}', 'print: {"type": "done"}']
+
+
 def test_msg_set_with_a_value_that_is_not_a_string_uses_its_json5_text():
     text = "m = [msg old]\nm -> [print]\n"
     out = run(text, ("m", {"type": "set", "value": {"a": [1, 2]}}), ("m", {"type": "bang"}))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
-from patchflow import BANG
+from patchflow import BANG, same_value
 from patchflow.testing import first_problem as problem
 from patchflow.testing import run_text as run
+from patchflow_objects.flow import _SKIP, Route, _field_test
 
 BANG_LINE = '{"type": "bang"}'
 
@@ -213,6 +215,60 @@ def test_route_passes_the_same_object_on():
     message = {"op": "get"}
     out = run("r = [route op=get]\nr:0 -> p\np = [print]", ("r", message), collect=["p"])
     assert out.seen["p"][0] is message
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+class _Dict(dict):
+    pass
+
+
+#: what a field may hold: every kind `same_value` tells apart, and subclasses of str and int
+FOUND = [
+    "get", "", "1", _Str("get"), 1, 1.0, _Int(1), 0, -2.5, math.nan, math.inf, True, False,
+    None, [1], [True], (1.0,), {"a": 1}, {"a": True}, b"get",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "wanted", ["get", "", 1, 1.0, 0, 1.5, math.nan, True, False, None, [1], {"a": 1}, b"get"]
+)
+def test_route_field_tests_are_same_value_with_the_value_fixed(wanted):
+    # `_field_test` is specialised for the kind of the value (flow.py): each form must answer
+    # as `same_value` does, for a dict and a dict subclass, and never pass a message without
+    # the field or a non-dict
+    test = _field_test("f", wanted)
+    for found in FOUND:
+        for message in ({"f": found}, _Dict(f=found)):
+            assert (test(message) is message) is same_value(found, wanted), (found, wanted)
+        assert test({"g": found}) is _SKIP
+        assert test(found) is _SKIP
+
+
+@pytest.mark.parametrize("tests", [("op=get",), ("op=get", "op=set", 'op="get"', "op=''")])
+def test_a_route_of_strings_on_one_field_sends_where_its_tests_in_order_would(tests):
+    # such a route finds the outlet in a table, not by calling each test: the same outlets
+    route = Route(tests)
+    assert route._field == "op"
+    assert Route(("op=get", "bang"))._field is None  # a word test: the loop over the tests
+    assert Route(("op=get", "op=1"))._field is None  # a number: the loop
+    assert Route(("op=get", "kind=set"))._field is None  # two fields: the loop
+    sent: list[tuple[int, Any]] = []
+    route._outlets = tuple((lambda m, n=n: sent.append((n, m))) for n in range(len(tests) + 1))
+    messages = [{"op": v} for v in FOUND] + [_Dict(op="set"), {"other": "get"}, "get", None]
+    for message in messages:
+        sent.clear()
+        route.receive(0, message)
+        [(outlet, passed)] = sent
+        assert passed is message
+        expected = next((n for n, test in route._tests if test(message) is not _SKIP), len(tests))
+        assert outlet == expected, message
 
 
 def test_route_needs_at_least_one_test():
