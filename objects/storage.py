@@ -112,12 +112,13 @@ class _StoreBox(Box):
             if verb is not None:
                 self._watch_command(store, verb, message)
             else:
-                self.send(store.error_reply(error))
+                self._outlets[0](store.error_reply(error))
             return
         if isinstance(command, store.SetStore):
             self._store = store.store(command.value)
             self.store_name = command.value
-        self.send(store.answer(command))  # committed before the reply goes out
+        # committed before the reply goes out (straight to the outlet's sender, as `send` does)
+        self._outlets[0](store.answer(command))
 
     # ---- watching (storage.md, "Watching a store") ----------------------------------------
 

@@ -93,7 +93,9 @@ class MemoryBackend:
             return fn(_ReadTxn(data.spaces))
 
     def get(self, space: str, key: bytes) -> bytes | None:
-        data = self._open_data()
+        data = self._data
+        if data is None:
+            data = self._open_data()  # raises: closed
         with data.lock:
             return data.spaces[space].values.get(key)
 
