@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from patchflow.testing import run_text
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def printed(outcome):
@@ -92,39 +84,3 @@ def test_db_watch_without_a_collection_says_how():
     )
     (reply,) = [message for _, message in printed(outcome)]
     assert reply["op"] == "error" and "needs a collection name" in reply["message"]
-
-
-@pytest.mark.slow
-def test_watch_example_sees_another_process_write(tmp_path):
-    """patches/watch.patch in one process, patches/watch-writer.patch in another."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    run = [sys.executable, "-m", "patchflow", "run"]
-    data = ["--data-dir", str(tmp_path)]
-    watcher = subprocess.Popen(
-        [*run, str(ROOT / "patches" / "watch.patch"), *data],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert watcher.stdout.readline().startswith("watching:")  # watching now
-        writer = subprocess.run(
-            [*run, str(ROOT / "patches" / "watch-writer.patch"), *data],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert writer.returncode == 0, writer.stderr
-        out, err = watcher.communicate(timeout=60)  # generous: it ends once it sees `stop`
-    finally:
-        watcher.kill()
-    assert watcher.returncode == 0, err
-    assert out.splitlines() == [
-        'changed: {"op": "changed", "key": "note", "value": "hello", "found": true}',
-        'changed: {"op": "changed", "key": "level", "value": 1, "found": true}',
-        'changed: {"op": "changed", "key": "note", "value": null, "found": false}',
-        'changed: {"op": "changed", "key": "stop", "value": true, "found": true}',
-    ]

@@ -3,17 +3,13 @@ the patch's channel, and each backend with subscribers listens on a connection o
 a watcher hears of another process's change at once rather than at its next poll.
 
 A second opener of the same URL and patch, with a connection of its own, stands for another
-process; `test_watch_example_on_postgresql_sees_another_process_write` runs two real ones.
+process; `test_watch_example.py` runs two real ones.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import trio
@@ -23,8 +19,6 @@ from patchflow.errors import StorageError
 from patchflow.storage import SPACES, open_storage
 from patchflow.storage.backends.postgres_backend import PostgresLocation
 from patchflow.storage.layout import changes
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -271,42 +265,3 @@ def test_the_listener_waits_for_the_server_and_wakes_its_subscriber_when_back(ur
         stop()
     finally:
         backend.close()
-
-
-# ---- two processes -----------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_watch_example_on_postgresql_sees_another_process_write():
-    """patches/watch.patch in one process, patches/watch-writer.patch in another, on PostgreSQL."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    run = [sys.executable, "-m", "patchflow", "run"]
-    storage = ["--storage", fresh_url()]
-    watcher = subprocess.Popen(
-        [*run, str(ROOT / "patches" / "watch.patch"), *storage],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert watcher.stdout.readline().startswith("watching:"), watcher.stderr.read()
-        writer = subprocess.run(
-            [*run, str(ROOT / "patches" / "watch-writer.patch"), *storage],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert writer.returncode == 0, writer.stderr
-        out, err = watcher.communicate(timeout=60)  # generous: it ends once it sees `stop`
-    finally:
-        watcher.kill()
-    assert watcher.returncode == 0, err
-    assert out.splitlines() == [
-        'changed: {"op": "changed", "key": "note", "value": "hello", "found": true}',
-        'changed: {"op": "changed", "key": "level", "value": 1, "found": true}',
-        'changed: {"op": "changed", "key": "note", "value": null, "found": false}',
-        'changed: {"op": "changed", "key": "stop", "value": true, "found": true}',
-    ]

@@ -3,21 +3,17 @@ commit script, and each backend with subscribers listens for them on a pub/sub c
 its own, so a watcher hears of another process's change at once rather than at its next poll.
 
 A second opener of the same URL and patch, with connections of its own, stands for another
-process; `test_watch_example_on_redis_sees_another_process_write` runs two real ones.
+process; `test_watch_example.py` runs two real ones.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import trio
-from redis_server import fresh_url, redis_location, server
+from redis_server import redis_location, server
 
 from patchflow.errors import StorageError
 from patchflow.storage import SPACES, open_storage
@@ -25,8 +21,6 @@ from patchflow.storage.backends import redis_notify
 from patchflow.storage.layout import changes
 
 redis = pytest.importorskip("redis")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -300,42 +294,3 @@ def test_a_subscriber_waits_out_an_unreachable_server_and_then_hears(backend, ot
     other.write(announced_put(b"k", b"v"))
     assert wake.wait(1)
     stop()
-
-
-# ---- two processes ---------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_watch_example_on_redis_sees_another_process_write():
-    """patches/watch.patch in one process, patches/watch-writer.patch in another, on Redis."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    run = [sys.executable, "-m", "patchflow", "run"]
-    storage = ["--storage", fresh_url()]
-    watcher = subprocess.Popen(
-        [*run, str(ROOT / "patches" / "watch.patch"), *storage],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert watcher.stdout.readline().startswith("watching:"), watcher.stderr.read()
-        writer = subprocess.run(
-            [*run, str(ROOT / "patches" / "watch-writer.patch"), *storage],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert writer.returncode == 0, writer.stderr
-        out, err = watcher.communicate(timeout=60)  # generous: it ends once it sees `stop`
-    finally:
-        watcher.kill()
-    assert watcher.returncode == 0, err
-    assert out.splitlines() == [
-        'changed: {"op": "changed", "key": "note", "value": "hello", "found": true}',
-        'changed: {"op": "changed", "key": "level", "value": 1, "found": true}',
-        'changed: {"op": "changed", "key": "note", "value": null, "found": false}',
-        'changed: {"op": "changed", "key": "stop", "value": true, "found": true}',
-    ]
