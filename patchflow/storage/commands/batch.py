@@ -79,11 +79,11 @@ class BatchBase(Command):
         raise NotImplementedError
 
     def __attrs_post_init__(self) -> None:
-        commands = self.command_set()
+        parse = self.command_set().parse
         parsed = []
         for index, message in enumerate(self.commands):
             try:
-                command = commands.parse(message)
+                command = parse(message)
             except CommandError as error:
                 raise self._failed(index, "is not valid", error) from None
             if not command.batchable:

@@ -37,8 +37,6 @@ from .kv_base import (
     SPACE,
     KeyCommand,
     KvBase,
-    encoded_value,
-    key_bytes_of,
     live_value,
 )
 from .kv_updates import Cas, Incr, Ttl
@@ -106,9 +104,13 @@ class Set(KeyCommand):
     ttl_ms: int | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        # (the hot path of every set and of each set in a batch: no super())
-        self.key_bytes = key_bytes_of(self)
-        self.encoded = encoded_value(self, self.value)
+        # (the hot path of every set and of each set in a batch: no super(), no helper calls;
+        # the errors are KeyCommand's and encoded_value's)
+        try:
+            self.key_bytes = keys.encode_key(self.key)
+            self.encoded = codec.encode(self.value, "value")
+        except CommandError as error:
+            raise invalid(self, str(error)) from None
         ttl = self.ttl
         if ttl is None:
             self.ttl_ms = None
