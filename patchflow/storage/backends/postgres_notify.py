@@ -23,9 +23,10 @@ import selectors
 import socket
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
+from . import redact
+from .notices import Backoff, Subscriptions
 from .postgres_connection import connect, driver, lock_key
 
 __all__ = ["FIRST_RETRY", "LAST_RETRY", "Listener", "channel_of"]
@@ -44,6 +45,9 @@ def channel_of(schema: str, patch_id: str) -> str:
 class Listener:
     """Call subscribers' `wake()` when another connection announces a change of one patch.
 
+    The subscriptions themselves (`notices.Subscriptions`) start a `_Session` on the first
+    and stop it on the last; this class adds the connection.
+
     Args:
         url: the server (the backend's URL).
         channel: the patch's channel (`channel_of`).
@@ -55,70 +59,31 @@ class Listener:
         self._url = url
         self._channel = channel
         self._own_pid = own_pid
-        self._lock = threading.Lock()  # guards the subscribers and the session
-        self._subscribers: list[_Wake] = []
-        self._session: _Session | None = None
-        self._closed = False
+        self._subscriptions: Subscriptions[_Session] = Subscriptions(self._start, redact(url))
 
     @property
     def pid(self) -> int | None:
         """The server process id of the listening connection (None: not listening)."""
-        session = self._session
+        session = self._subscriptions.worker
         return None if session is None else session.pid
 
     def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call `wake()` (from the listening thread) after each change announced elsewhere;
-        return the function that stops it (calling it again does nothing)."""
-        entry = _Wake(wake)  # a subscription of its own, even for a function given twice
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the listener is closed")
-            self._subscribers.append(entry)
-            if self._session is None:
-                self._session = _Session(self)
-                self._session.start()
+        return the function that stops it (calling it again does nothing).
 
-        def stop() -> None:
-            with self._lock:
-                if entry not in self._subscribers:
-                    return
-                self._subscribers.remove(entry)
-                if not self._subscribers:
-                    self._end_session()
-
-        return stop
+        Raises:
+            StorageError: the listener is closed.
+        """
+        return self._subscriptions.subscribe(wake)
 
     def close(self) -> None:
         """Stop every subscription and the listening connection (closing twice does nothing)."""
-        with self._lock:
-            self._closed = True
-            self._subscribers.clear()
-            self._end_session()
+        self._subscriptions.close()
 
-    def _end_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            session.stop()
-
-    def _wake_all(self, session: _Session) -> None:
-        with self._lock:
-            if self._session is not session:
-                return  # stopped meanwhile
-            subscribers = list(self._subscribers)
-        for entry in subscribers:
-            # one subscriber's failure must not end the others' notices (a wake only schedules
-            # a look, and polling remains)
-            with suppress(Exception):
-                entry.wake()
-
-
-class _Wake:
-    """One subscription (compared by identity, so that each `stop` removes its own)."""
-
-    __slots__ = ("wake",)
-
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self.wake = wake
+    def _start(self) -> _Session:
+        session = _Session(self)
+        session.start()
+        return session
 
 
 class _Session:
@@ -147,26 +112,28 @@ class _Session:
                 self._stop_sender.send(b"x")
 
     def _run(self) -> None:
-        retry = FIRST_RETRY
+        backoff = Backoff(FIRST_RETRY, LAST_RETRY)
         try:
             while not self._stopped:
                 conn = self._listen()
                 if conn is None:  # could not connect: wait (unless stopped), then again
-                    if self._wait(retry):
+                    if self._wait(backoff.failed()):
                         return
-                    retry = min(retry * 2, LAST_RETRY)
                     continue
-                retry = FIRST_RETRY
+                backoff.connected()
                 try:
                     self.pid = conn.info.backend_pid
-                    self._listener._wake_all(self)  # notices sent before it listened are lost
+                    # notices sent before it listened are lost
+                    self._listener._subscriptions.wake_all(self)
                     self._serve(conn)
                 except Exception:
                     pass  # the connection dropped (or anything else went wrong): listen again
                 finally:
                     self.pid = None
                     conn.close()
-                if not self._stopped and self._wait(retry):
+                # a connection that dropped after listening is not a failed attempt: the
+                # first pause, and the next failure waits no longer
+                if not self._stopped and self._wait(backoff.first):
                     return
         finally:
             with self._stop_lock:
@@ -201,7 +168,7 @@ class _Session:
                 while (notice := pgconn.notifies()) is not None:
                     others = others or notice.be_pid != own
                 if others:
-                    listener._wake_all(self)
+                    listener._subscriptions.wake_all(self)
                 selector.select()
                 if self._stopped:
                     return

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ...errors import StorageError
+from .notices import Backoff, Subscriptions
 from .redis_link import redis_module
 
 __all__ = ["MAX_DELAY", "TICK", "Notices"]
@@ -45,7 +45,7 @@ MAX_DELAY = 5.0
 
 
 class _Run:
-    """One listening thread's life: set `stopped` and it closes its connection and ends."""
+    """One listening thread's life: `stop` it and it closes its connection and ends."""
 
     __slots__ = ("stopped", "thread")
 
@@ -53,9 +53,15 @@ class _Run:
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
 
+    def stop(self) -> None:
+        self.stopped.set()
+
 
 class Notices:
     """The notices of one patch's commits, for its backend's subscribers (module docstring).
+
+    The subscriptions themselves (`notices.Subscriptions`) start a `_Run` on the first and
+    stop it on the last; this class adds the pub/sub connection.
 
     Args:
         connect: returns a new, not yet connected, redis-py connection.
@@ -67,11 +73,10 @@ class Notices:
         self._connect = connect
         self.channel = channel
         self.where = where
-        self._lock = threading.Lock()  # guards what follows; never held while waking
-        self._wakes: dict[object, Callable[[], None]] = {}
-        self._run: _Run | None = None  # the thread serving the subscribers
-        self._runs: list[_Run] = []  # every thread not yet ended (close waits for them)
-        self._closed = False
+        self._subscriptions: Subscriptions[_Run] = Subscriptions(self._start, where)
+        #: every thread not yet ended (close waits for them); changed only by `_start`, under
+        #: the subscriptions' lock
+        self._runs: list[_Run] = []
 
     def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call `wake()` from the listening thread after each notice; return what stops it.
@@ -79,85 +84,52 @@ class Notices:
         Raises:
             StorageError: the backend is closed.
         """
-        token = object()
-        with self._lock:
-            if self._closed:
-                raise StorageError(
-                    f"patch storage at {self.where} is closed; open it again to use it"
-                )
-            self._wakes[token] = wake
-            if self._run is None:
-                self._start()
-
-        def stop() -> None:
-            with self._lock:
-                if self._wakes.pop(token, None) is not None and not self._wakes:
-                    self._stop_run()
-
-        return stop
+        return self._subscriptions.subscribe(wake)
 
     def close(self) -> None:
         """Stop every subscription, and wait (briefly) for the connections to be closed."""
-        with self._lock:
-            self._closed = True
-            self._wakes.clear()
-            self._stop_run()
-            runs, self._runs = self._runs, []
+        self._subscriptions.close()
+        # closed: no `subscribe` starts a thread any more, so `_runs` no longer changes
+        runs, self._runs = self._runs, []
         for run in runs:
             if run.thread is not None and run.thread is not threading.current_thread():
                 run.thread.join(timeout=2 * TICK)  # it ends within a TICK unless connecting
 
-    def _start(self) -> None:
+    def _start(self) -> _Run:
         run = _Run()
         run.thread = threading.Thread(
             target=self._serve, args=(run,), name=f"patchflow notices {self.where}", daemon=True
         )
-        self._run = run
         self._runs = [old for old in self._runs if old.thread.is_alive()]  # type: ignore[union-attr]
         self._runs.append(run)
         run.thread.start()
-
-    def _stop_run(self) -> None:
-        """End the serving thread (under `_lock`); a new subscriber starts another."""
-        run, self._run = self._run, None
-        if run is not None:
-            run.stopped.set()
-
-    def _wake_all(self, run: _Run) -> None:
-        with self._lock:
-            if run is not self._run:
-                return  # stopped meanwhile: its subscribers are gone
-            wakes = list(self._wakes.values())
-        for wake in wakes:
-            try:
-                wake()
-            except Exception:  # a wake must not raise; one that does must neither keep the
-                continue  # others from being woken nor end the thread
+        return run
 
     def _serve(self, run: _Run) -> None:
         """The listening thread: subscribe, wake on each notice, connect again when dropped."""
         redis = redis_module()
-        failures = 0
+        backoff = Backoff(FIRST_DELAY, MAX_DELAY)
         while not run.stopped.is_set():
             conn = None
+            failed = False
             try:
                 conn = self._connect()
                 conn.connect()
                 conn.send_command(b"SUBSCRIBE", self.channel)
                 conn.read_response(push_request=True)  # subscribed: notices come from now on
-                failures = 0
-                self._wake_all(run)  # a commit may have been announced before that
+                backoff.connected()
+                self._subscriptions.wake_all(run)  # a commit may have been announced before that
                 while not run.stopped.is_set():
                     if not conn.can_read(timeout=TICK):
                         continue
                     notice = conn.read_response(push_request=True)
                     if isinstance(notice, list) and notice and notice[0] == b"message":
-                        self._wake_all(run)
+                        self._subscriptions.wake_all(run)
             except (redis.RedisError, OSError):
-                failures += 1  # dropped or unreachable: connect again, after a pause
+                failed = True  # dropped or unreachable: connect again, after a pause
             finally:
                 if conn is not None:
                     conn.disconnect()
-            if failures:
-                delay = min(MAX_DELAY, FIRST_DELAY * 2 ** min(failures - 1, 10))
+            if failed:
+                delay = backoff.failed()
                 run.stopped.wait(random.uniform(delay / 2, delay))
