@@ -100,8 +100,12 @@ class BatchBase(Command):
             inner: Any = InTransaction(txn, backend.location)
             results = []
             for index, command in enumerate(self.parsed):
+                apply = command.apply
                 try:
-                    results.append(command.reply(command.run(inner, store)))
+                    if apply is not None:
+                        results.append(command.reply(apply(txn, store)))
+                    else:
+                        results.append(command.reply(command.run(inner, store)))
                 except CommandError as error:
                     raise self._failed(index, f"({command.verb}) failed", error) from None
             return results

@@ -120,12 +120,12 @@ class Set(KeyCommand):
         self.ttl_ms = math.ceil(ttl)
 
     def run(self, backend: Backend, store: StoreRef) -> None:
-        full_key, encoded, ttl = store.prefix + self.key_bytes, self.encoded, self.ttl_ms
+        backend.write(lambda txn: self.apply(txn, store))
 
-        if ttl is None:
-            backend.write(lambda txn: expiry.put(txn, full_key, encoded))
-        else:
-            backend.write(lambda txn: expiry.put(txn, full_key, encoded, expiry.now_ms() + ttl))
+    def apply(self, txn: WriteTxn, store: StoreRef) -> None:
+        ttl = self.ttl_ms
+        due = None if ttl is None else expiry.now_ms() + ttl
+        expiry.put(txn, store.prefix + self.key_bytes, self.encoded, due)
 
     def reply(self, result: None) -> dict[str, Any]:
         return {"op": "set", "key": self.key, "ok": True}
