@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 
 import lmdb
 import pytest
 import trio
 from click.testing import CliRunner
+from waiting import eventually
 
 from patchflow.cli import main
 from patchflow.errors import StorageError
@@ -26,15 +26,6 @@ from patchflow.storage.backends.memory_backend import MemoryLocation
 from patchflow.storage.backends.protocol import DURABILITIES
 
 GENEROUS = 20.0  # seconds to wait for what should take one
-
-
-def _wait_for(condition) -> bool:
-    deadline = time.monotonic() + GENEROUS
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _set(storage, key, value) -> None:
@@ -85,10 +76,10 @@ def test_process_durability_flushes_within_a_second_of_a_commit(tmp_path):
         flusher = storage.backend._shared.flusher
         _set(storage, "k", 1)
         assert flusher.pending  # committed, not flushed yet (the flush waits up to a second)
-        assert _wait_for(lambda: flusher.flushes == 1)
+        assert eventually(lambda: flusher.flushes == 1, GENEROUS)
         assert not flusher.pending
         _set(storage, "k", 2)  # the next commit starts the next second
-        assert _wait_for(lambda: flusher.flushes == 2)
+        assert eventually(lambda: flusher.flushes == 2, GENEROUS)
 
 
 def test_process_durability_flushes_when_the_storage_closes(tmp_path):
@@ -126,7 +117,7 @@ def test_a_failed_background_flush_is_kept_and_retried():
     flusher = Flusher("/nowhere", lock, lambda: _FailingEnv(), interval=0.01)
     with lock:
         flusher.committed()
-    assert _wait_for(lambda: flusher.error is not None)
+    assert eventually(lambda: flusher.error is not None, GENEROUS)
     assert "cannot flush patch storage at /nowhere" in str(flusher.error)
     assert flusher.pending  # still to be flushed: the thread tries again
     flusher.stop()

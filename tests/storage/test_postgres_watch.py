@@ -14,6 +14,7 @@ import time
 import pytest
 import trio
 from postgres_server import fresh_url, server
+from waiting import eventually
 
 from patchflow.errors import StorageError
 from patchflow.storage import SPACES, open_storage
@@ -52,15 +53,6 @@ def connected(pid: int) -> bool:
     with admin() as conn:
         row = conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
     return row is not None
-
-
-def eventually(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def listening_pid(backend) -> int | None:

@@ -14,6 +14,7 @@ import time
 import pytest
 import trio
 from redis_server import redis_location, server
+from waiting import eventually
 
 from patchflow.errors import StorageError
 from patchflow.storage import SPACES, open_storage
@@ -52,16 +53,6 @@ def watch_clients(location, patch_id="p"):
     name = location.watch_name(patch_id)
     with raw_client() as client:
         return [c for c in client.client_list(_type="pubsub") if c.get("name") == name]
-
-
-def wait_for(condition, seconds=5.0):
-    """Wait until `condition()` is true (False if it is not within `seconds`)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class Wakes:
@@ -156,7 +147,7 @@ def test_a_watcher_hears_of_another_openers_commit_by_its_notice(location, monke
 
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(next_change)  # looks once, then waits (5 s) for a wake
-                    assert wait_for(lambda: watch_clients(location))
+                    assert eventually(lambda: watch_clients(location))
                     await trio.sleep(0.1)  # the look woken by the subscription is over too
                     assert not got
                     started = trio.current_time()
@@ -229,7 +220,7 @@ def test_stop_is_idempotent_and_the_last_stop_closes_the_connection(location, ba
     assert not first.wait(0.2)
     assert watch_clients(location)
     stop_second()
-    assert wait_for(lambda: not watch_clients(location), 2)
+    assert eventually(lambda: not watch_clients(location), 2)
     stop_second()
     stop_first()
     again = Wakes()
